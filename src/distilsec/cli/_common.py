@@ -1,0 +1,72 @@
+"""Shared CLI plumbing: override parsing, logging set-up and clean error exits."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+from distilsec.errors import DistilsecError
+
+__all__ = ["console", "parse_overrides", "friendly_errors", "setup_logging"]
+
+console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def parse_overrides(args: list[str]) -> dict[str, str]:
+    """``--section.key value`` / ``--section.key=value`` pairs, as in spaCy's CLI."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or "." not in arg:
+            raise DistilsecError(f"unexpected argument {arg!r}; overrides look like --section.key value")
+        key = arg[2:]
+        if "=" in key:
+            key, value = key.split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(args):
+                raise DistilsecError(f"override {arg} has no value")
+            value = args[i + 1]
+            i += 2
+        out[key] = value
+    return out
+
+
+def friendly_errors(fn: Callable[[], T]) -> T:
+    """Run ``fn``; a distilsec error becomes one red line and exit code 2, not a traceback."""
+    try:
+        return fn()
+    except DistilsecError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        sys.exit(130)
+
+
+def noop(*_: Any) -> None:
+    return None

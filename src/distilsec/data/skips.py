@@ -1,0 +1,36 @@
+"""Counted skips: bad records are logged and counted, never silently lost and never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+__all__ = ["SkipCounter"]
+
+log = logging.getLogger("distilsec.data")
+
+
+@dataclass
+class SkipCounter:
+    """Counts skipped records by reason; the first few of each reason are logged with their location.
+
+    Readers take an optional ``skips`` argument; the run report prints ``skips.counts`` so that a user
+    sees how many records were dropped and why.
+    """
+
+    max_logged_per_reason: int = 5
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def skip(self, reason: str, where: str = "") -> None:
+        """Record one skipped record; ``reason`` is a short stable key, ``where`` says file:line."""
+        self.counts[reason] += 1
+        if self.counts[reason] <= self.max_logged_per_reason:
+            log.warning("skipped record (%s)%s", reason, f" at {where}" if where else "")
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(sorted(self.counts.items()))

@@ -1,0 +1,56 @@
+"""Knowledge distillation: the student learns from hard labels plus the teacher's soft distribution.
+
+Methods differ only in how they build targets; every one ends in the same ``student.fit``. This
+method never names a student class and a student never knows which method trained it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from distilsec.students.base import SoftTargets
+
+__all__ = ["distill", "align_proba"]
+
+
+def align_proba(proba: np.ndarray, from_classes: Sequence[str], to_classes: Sequence[str]) -> np.ndarray:
+    """Reorder teacher probability columns to the student's class order (missing classes get 0)."""
+    out = np.zeros((proba.shape[0], len(to_classes)), dtype=np.float64)
+    for j, c in enumerate(to_classes):
+        if c in from_classes:
+            out[:, j] = proba[:, list(from_classes).index(c)]
+    return out
+
+
+def distill(
+    teacher: Any,
+    student: Any,
+    texts: Sequence[str],
+    y: Sequence[str],
+    *,
+    temperature: float = 2.0,
+    alpha: float = 0.5,
+    teacher_proba: np.ndarray | None = None,
+) -> Any:
+    """Train ``student`` on ``texts`` with ``alpha*T^2*KL(teacher^T || student^T) + (1-alpha)*CE(y)``.
+
+    Parameters
+    ----------
+    teacher : a fitted model with ``predict_proba`` and ``classes_``.
+    student : an unfitted student (scikit-learn contract with ``soft_targets`` in ``fit``).
+    texts, y : the student's training set; ``y`` may be noisy (the teacher corrects it).
+    temperature, alpha : Hinton's T and the soft-loss weight.
+    teacher_proba : the teacher's probabilities on ``texts`` if already computed (they are cached
+        per run, because scoring a large set with the teacher is the expensive part).
+
+    Returns
+    -------
+    The fitted student.
+    """
+    classes = list(teacher.classes_)
+    proba = teacher.predict_proba(texts) if teacher_proba is None else teacher_proba
+    soft = SoftTargets(align_proba(proba, teacher.classes_, classes), temperature=temperature, alpha=alpha)
+    return student.fit(texts, y, soft_targets=soft, classes=classes)

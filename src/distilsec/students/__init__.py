@@ -1,0 +1,7 @@
+"""Students: small, fast models with the scikit-learn contract (fit, predict_proba, save, load)."""
+
+from distilsec.students.base import SoftTargets
+from distilsec.students.char_cnn import CharCNNStudent
+from distilsec.students.hashed_linear import HashedLinearStudent
+
+__all__ = ["CharCNNStudent", "HashedLinearStudent", "SoftTargets"]

@@ -1,0 +1,134 @@
+"""One training loop for every torch student: hard labels, optionally mixed with soft targets.
+
+Loss (Hinton et al., 2015): ``alpha * T^2 * KL(p_teacher^T || p_student^T) + (1 - alpha) * CE(y)``.
+The T^2 factor keeps the soft-target gradients on the same scale as the hard ones when T changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from distilsec.students.base import SoftTargets
+
+__all__ = ["train_torch_classifier", "distillation_loss", "progress_bar", "predict_batches"]
+
+log = logging.getLogger("distilsec.train")
+
+
+def progress_bar(transient: bool = True) -> Progress:
+    """A rich progress bar with rate and ETA (silent when the output is not a terminal)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        transient=transient,
+    )
+
+
+def distillation_loss(
+    logits: torch.Tensor,
+    y: torch.Tensor,
+    soft: torch.Tensor | None,
+    temperature: float,
+    alpha: float,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Per-batch loss: CE on hard labels, plus alpha*T^2*KL to the softened teacher when given."""
+    ce = F.cross_entropy(logits, y, reduction="none")
+    if soft is None:
+        loss = ce
+    else:
+        log_p_student = F.log_softmax(logits / temperature, dim=1)
+        kl = (soft * (torch.log(soft.clamp_min(1e-12)) - log_p_student)).sum(dim=1)
+        loss = alpha * temperature**2 * kl + (1.0 - alpha) * ce
+    if weight is not None:
+        return (loss * weight).sum() / weight.sum().clamp_min(1e-12)
+    return loss.mean()
+
+
+def train_torch_classifier(
+    module: torch.nn.Module,
+    make_batch: Callable[[np.ndarray], Any],
+    y: np.ndarray,
+    *,
+    soft_targets: SoftTargets | None,
+    sample_weight: np.ndarray | None,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    random_state: int,
+    device: torch.device,
+    desc: str,
+) -> list[float]:
+    """Train ``module`` (logits = module(batch)) with AdamW; returns the mean loss of each epoch.
+
+    ``make_batch(indices)`` turns row indices into the module's input on ``device``; keeping
+    featurisation per batch bounds memory for large training sets.
+    """
+    n = len(y)
+    if n == 0:
+        raise ValueError("cannot fit on an empty training set")
+    gen = np.random.default_rng(random_state)
+    torch.manual_seed(random_state)
+    module.to(device).train()
+    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    steps_per_epoch = (n + batch_size - 1) // batch_size
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=max(1, epochs * steps_per_epoch), pct_start=0.1
+    )
+    y_t = torch.as_tensor(y, dtype=torch.long)
+    soft_t = torch.as_tensor(soft_targets.softened()) if soft_targets is not None else None
+    w_t = torch.as_tensor(sample_weight, dtype=torch.float32) if sample_weight is not None else None
+    history: list[float] = []
+    with progress_bar() as bar:
+        task = bar.add_task(desc, total=epochs * steps_per_epoch, rate="")
+        for epoch in range(epochs):
+            order = gen.permutation(n)
+            total = 0.0
+            for start in range(0, n, batch_size):
+                idx = order[start : start + batch_size]
+                logits = module(make_batch(idx))
+                loss = distillation_loss(
+                    logits,
+                    y_t[idx].to(device),
+                    soft_t[idx].to(device) if soft_t is not None else None,
+                    soft_targets.temperature if soft_targets is not None else 1.0,
+                    soft_targets.alpha if soft_targets is not None else 0.0,
+                    w_t[idx].to(device) if w_t is not None else None,
+                )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(module.parameters(), 5.0)
+                opt.step()
+                sched.step()
+                total += float(loss.detach()) * len(idx)
+                bar.update(task, advance=1, rate=f"loss {float(loss.detach()):.4f}")
+            history.append(total / n)
+            log.info("%s epoch %d/%d loss %.4f", desc, epoch + 1, epochs, history[-1])
+    module.eval()
+    return history
+
+
+@torch.inference_mode()
+def predict_batches(
+    module: torch.nn.Module, make_batch: Callable[[np.ndarray], Any], n: int, batch_size: int
+) -> np.ndarray:
+    """Softmax probabilities for rows 0..n-1, computed batch by batch."""
+    module.eval()
+    out = []
+    for start in range(0, n, batch_size):
+        idx = np.arange(start, min(n, start + batch_size))
+        out.append(torch.softmax(module(make_batch(idx)).float(), dim=1).cpu().numpy())
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(out).astype(np.float64)

