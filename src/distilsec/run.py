@@ -156,24 +156,17 @@ def _counts(part: list[Example]) -> dict[str, Any]:
     }
 
 
+def _f(v: Any) -> str:
+    """Format a metric that may be None (e.g. AUC on a single-class split)."""
+    return "n/a" if v is None else f"{v:.4f}"
+
+
 def _texts(part: list[Example]) -> list[str]:
     return [ex.text for ex in part]
 
 
 def _labels(part: list[Example]) -> list[str]:
     return [str(ex.label) for ex in part]
-
-
-def _binary(y: list[str], negative: str, positive: str, classes: list[str]) -> np.ndarray:
-    if negative in classes:
-        return np.array([v != negative for v in y], dtype=int)
-    return np.array([v == positive for v in y], dtype=int)
-
-
-def _scores(proba: np.ndarray, classes: list[str], negative: str, positive: str) -> np.ndarray:
-    if negative in classes:
-        return 1.0 - proba[:, classes.index(negative)]
-    return proba[:, classes.index(positive)]
 
 
 def _env(config: Config, data: PreparedData) -> dict[str, Any]:
@@ -239,7 +232,7 @@ def run_experiment(
     config: Config, *, out: str | Path | None = None, data_dir: str | Path | None = None
 ) -> RunResult:
     """Train the teacher, distil the students, evaluate them all on held-out groups, write the run."""
-    from distilsec.evaluation.metrics import choose_threshold, evaluate
+    from distilsec.evaluation.metrics import binary_labels, binary_scores, choose_threshold, evaluate
     from distilsec.evaluation.report import write_report
 
     if config.run.threads:
@@ -299,12 +292,14 @@ def run_experiment(
 
         _stage("evaluation on held-out groups")
         y_val, y_test = _labels(data.val), _labels(data.test)
-        yb_val = _binary(y_val, ev.negative, ev.positive, data.classes)
+        yb_val = binary_labels(y_val, data.classes, negative=ev.negative, positive=ev.positive)
         results: dict[str, dict[str, Any]] = {}
         curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name in models:
             threshold = choose_threshold(
-                yb_val, _scores(probas[name]["val"], data.classes, ev.negative, ev.positive), ev.target_fpr
+                yb_val,
+                binary_scores(probas[name]["val"], data.classes, negative=ev.negative, positive=ev.positive),
+                ev.target_fpr,
             )
             m = evaluate(
                 y_test,
@@ -321,12 +316,12 @@ def run_experiment(
             m["params"] = int(getattr(models[name], "n_parameters", 0))
             results[name] = m
             curves[name] = (
-                _binary(y_test, ev.negative, ev.positive, data.classes),
-                _scores(probas[name]["test"], data.classes, ev.negative, ev.positive),
+                binary_labels(y_test, data.classes, negative=ev.negative, positive=ev.positive),
+                binary_scores(probas[name]["test"], data.classes, negative=ev.negative, positive=ev.positive),
             )
             console.print(
-                f"{name:>24}: AUC {m['auc']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
-                f"TPR@1e-3 {m['tpr_at_fpr_0.001']}  threshold {threshold:.4f}"
+                f"{name:>24}: AUC {_f(m['auc'])}  macro-F1 {_f(m['macro_f1'])}  "
+                f"TPR@1e-3 {_f(m['tpr_at_fpr_0.001'])}  threshold {_f(threshold)}"
             )
 
         if ev.throughput_sample:
@@ -391,7 +386,7 @@ def _noise_experiment(
     The teacher stays the one fine-tuned on the clean labels: the seed's setting, where a model trained
     on expert-labelled data teaches a student on a large, noisily labelled set.
     """
-    from distilsec.evaluation.metrics import choose_threshold, evaluate
+    from distilsec.evaluation.metrics import binary_scores, choose_threshold, evaluate
 
     ev = config.evaluation
     name = config.noise.student or next(iter(config.students))
@@ -418,7 +413,9 @@ def _noise_experiment(
                 student.fit(x_tr, noisy, classes=data.classes)
             thr = choose_threshold(
                 yb_val,
-                _scores(student.predict_proba(x_val), data.classes, ev.negative, ev.positive),
+                binary_scores(
+                    student.predict_proba(x_val), data.classes, negative=ev.negative, positive=ev.positive
+                ),
                 ev.target_fpr,
             )
             m = evaluate(
@@ -440,7 +437,7 @@ def _noise_experiment(
                     "accuracy": m["accuracy"],
                 }
             )
-            console.print(f"noise {rate:.0%} {mode:>12}: AUC {m['auc']:.4f} macro-F1 {m['macro_f1']:.4f}")
+            console.print(f"noise {rate:.0%} {mode:>12}: AUC {_f(m['auc'])} macro-F1 {_f(m['macro_f1'])}")
     teacher_m = results.get("teacher", {})
     for mode, key in (("hard labels", f"{name}-hard"), ("distilled", name)):
         if key in results:

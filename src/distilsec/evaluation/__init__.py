@@ -1,1 +1,94 @@
-"""evaluation."""
+"""Evaluation: metrics at an operating threshold, report figures, Markdown/JSON reports.
+
+Names are loaded lazily (PEP 562) so that ``from distilsec.evaluation.metrics import evaluate`` does not
+import matplotlib; ``from distilsec.evaluation import plot_roc`` works as usual.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from distilsec.evaluation.metrics import (
+        DEFAULT_FPRS,
+        MAX_GROUP_ROWS,
+        TprAtFpr,
+        binary_labels,
+        binary_scores,
+        choose_threshold,
+        evaluate,
+        fpr_key,
+        to_jsonable,
+        tpr_at_fpr,
+        tpr_at_fpr_detail,
+    )
+    from distilsec.evaluation.plots import plot_confusion, plot_noise_experiment, plot_roc, plot_tp_fp_bars
+    from distilsec.evaluation.report import (
+        breakdown_table,
+        markdown_image,
+        markdown_table,
+        models_comparison_table,
+        write_report,
+    )
+
+_WHERE = {
+    "metrics": [
+        "DEFAULT_FPRS",
+        "MAX_GROUP_ROWS",
+        "TprAtFpr",
+        "binary_labels",
+        "binary_scores",
+        "choose_threshold",
+        "evaluate",
+        "fpr_key",
+        "to_jsonable",
+        "tpr_at_fpr",
+        "tpr_at_fpr_detail",
+    ],
+    "plots": ["plot_confusion", "plot_noise_experiment", "plot_roc", "plot_tp_fp_bars"],
+    "report": [
+        "breakdown_table",
+        "markdown_image",
+        "markdown_table",
+        "models_comparison_table",
+        "write_report",
+    ],
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+
+__all__ = [
+    "DEFAULT_FPRS",
+    "MAX_GROUP_ROWS",
+    "TprAtFpr",
+    "binary_labels",
+    "binary_scores",
+    "breakdown_table",
+    "choose_threshold",
+    "evaluate",
+    "fpr_key",
+    "markdown_image",
+    "markdown_table",
+    "models_comparison_table",
+    "plot_confusion",
+    "plot_noise_experiment",
+    "plot_roc",
+    "plot_tp_fp_bars",
+    "to_jsonable",
+    "tpr_at_fpr",
+    "tpr_at_fpr_detail",
+    "write_report",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

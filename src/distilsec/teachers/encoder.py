@@ -44,6 +44,24 @@ def resolve_pretrained(name_or_path: str) -> str:
     return name_or_path
 
 
+def _length_grouped_batches(
+    idx: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Random batches of similar-length texts: far less padding, so a CPU epoch is much faster.
+
+    Rows are shuffled, cut into windows of 50 batches, sorted by length inside each window, then the
+    batches are shuffled again (the ``group_by_length`` idea of HF Trainer).
+    """
+    rows = rng.permutation(idx)
+    window = batch_size * 50
+    batches = []
+    for start in range(0, len(rows), window):
+        chunk = rows[start : start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 @register("encoder.v1")
 class EncoderTeacher(ClassifierMixin):
     """Fine-tuned transformer encoder classifier (teacher).
@@ -145,10 +163,9 @@ class EncoderTeacher(ClassifierMixin):
         w = None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
         with progress_bar() as bar:
             task = bar.add_task("teacher fine-tuning", total=steps, rate="")
+            lengths = np.array([len(t) for t in texts])
             for _ in range(self.epochs):
-                rows = rng.permutation(idx)
-                for start in range(0, len(rows), self.batch_size):
-                    batch = rows[start : start + self.batch_size]
+                for batch in _length_grouped_batches(idx, lengths, self.batch_size, rng):
                     out = self.model_(**self._tokenize([texts[i] for i in batch], dev))
                     loss = torch.nn.functional.cross_entropy(out.logits, y_t[batch].to(dev), reduction="none")
                     loss = (loss * w[batch].to(dev)).sum() / w[batch].sum() if w is not None else loss.mean()
