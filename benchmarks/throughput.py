@@ -57,9 +57,16 @@ def main() -> None:
             manifest = json.loads((b / "manifest.json").read_text())
             size = sum(f.stat().st_size for f in b.glob("*.safetensors"))
             results[b.name] = eps
-            rows.append({"task": config.data.task, "model": b.name, "type": manifest["type"],
-                         "params": manifest.get("n_parameters"), "size_mb": round(size / 2**20, 2),
-                         "events_per_s_1core": round(eps)})
+            rows.append(
+                {
+                    "task": config.data.task,
+                    "model": b.name,
+                    "type": manifest["type"],
+                    "params": manifest.get("n_parameters"),
+                    "size_mb": round(size / 2**20, 2),
+                    "events_per_s_1core": round(eps),
+                }
+            )
         for r in rows:
             if r["task"] == config.data.task and "teacher" in results:
                 r["x_teacher"] = round(results[r["model"]] / results["teacher"], 1)

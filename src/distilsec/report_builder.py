@@ -91,21 +91,15 @@ def build_report(
                 f"{s['events_per_s_1thread'] / teacher['events_per_s_1thread']:.0f}x)."
             )
     roc = plot_roc(curves, plots / "roc.png", f"ROC on held-out groups ({config.run.name})")
-    bars = plot_tp_fp_bars(
-        results, plots / "tp_fp.png", f"TP / FP at FPR {ev.target_fpr:g} (validation threshold)"
-    )
+    bars = plot_tp_fp_bars(results, plots / "tp_fp.png", f"TP / FP at FPR {ev.target_fpr:g} (validation threshold)")
     body += ["", f"![ROC]({Path(roc).relative_to(run_dir)})", f"![TP/FP]({Path(bars).relative_to(run_dir)})"]
     sections.append(("Models", "\n".join(body)))
 
     if first in results and "confusion_matrix" in results[first]:
         cm = results[first]["confusion_matrix"]
         labels = results[first].get("labels", data.classes)
-        p = plot_confusion(
-            np.asarray(cm), labels, plots / "confusion_student.png", f"{first}: confusion (test)"
-        )
-        sections.append(
-            ("Confusion matrix (shipped student)", f"![confusion]({Path(p).relative_to(run_dir)})")
-        )
+        p = plot_confusion(np.asarray(cm), labels, plots / "confusion_student.png", f"{first}: confusion (test)")
+        sections.append(("Confusion matrix (shipped student)", f"![confusion]({Path(p).relative_to(run_dir)})"))
 
     for key, title in (("by_source", "Per source"), ("by_platform", "Per platform")):
         parts = []
@@ -121,9 +115,7 @@ def build_report(
             "A share of the student's training labels is flipped at random; the teacher is the one "
             "fine-tuned on clean labels. Distillation should degrade less than hard-label training.",
             "",
-            markdown_table(
-                noise_rows, ["noise_rate", "mode", "auc", "macro_f1", "tpr_at_fpr_0.001", "accuracy"]
-            ),
+            markdown_table(noise_rows, ["noise_rate", "mode", "auc", "macro_f1", "tpr_at_fpr_0.001", "accuracy"]),
             "",
             f"![noise]({Path(p).relative_to(run_dir)})",
         ]

@@ -228,9 +228,7 @@ def _model_params(spec: Any, config: Config) -> dict[str, Any]:
     return params
 
 
-def run_experiment(
-    config: Config, *, out: str | Path | None = None, data_dir: str | Path | None = None
-) -> RunResult:
+def run_experiment(config: Config, *, out: str | Path | None = None, data_dir: str | Path | None = None) -> RunResult:
     """Train the teacher, distil the students, evaluate them all on held-out groups, write the run."""
     from distilsec.evaluation.metrics import binary_labels, binary_scores, choose_threshold, evaluate
     from distilsec.evaluation.report import write_report
@@ -269,8 +267,7 @@ def run_experiment(
         roles: dict[str, str] = {"teacher": "teacher"}
         for name, spec in config.students.items():
             _stage(
-                f"student {name!r}: {spec.type}, distilled (T={config.method.temperature}, "
-                f"alpha={config.method.alpha})"
+                f"student {name!r}: {spec.type}, distilled (T={config.method.temperature}, alpha={config.method.alpha})"
             )
             student = distill(
                 teacher,
@@ -413,9 +410,7 @@ def _noise_experiment(
                 student.fit(x_tr, noisy, classes=data.classes)
             thr = choose_threshold(
                 yb_val,
-                binary_scores(
-                    student.predict_proba(x_val), data.classes, negative=ev.negative, positive=ev.positive
-                ),
+                binary_scores(student.predict_proba(x_val), data.classes, negative=ev.negative, positive=ev.positive),
                 ev.target_fpr,
             )
             m = evaluate(

@@ -53,9 +53,7 @@ class ScoringModel:
         self.preprocess = get_preprocessor(self.manifest.get("preprocess", "none"))
         self.max_chars = int(self.manifest.get("max_text_chars", 4096))
         if self.negative not in self.classes and self.positive not in self.classes:
-            raise BundleError(
-                f"bundle classes {self.classes} contain neither {self.negative!r} nor {self.positive!r}"
-            )
+            raise BundleError(f"bundle classes {self.classes} contain neither {self.negative!r} nor {self.positive!r}")
 
     def scores(self, proba: np.ndarray) -> np.ndarray:
         """Probability of 'not benign' (positive/malicious), also right for multi-class bad subtypes."""
@@ -108,9 +106,7 @@ def _text_from_mapping(row: dict[str, Any]) -> str | None:
     return None
 
 
-def iter_records(
-    stream: IO[bytes], fmt: str, stats: ScoreStats
-) -> Iterator[tuple[dict[str, Any], str | None]]:
+def iter_records(stream: IO[bytes], fmt: str, stats: ScoreStats) -> Iterator[tuple[dict[str, Any], str | None]]:
     """Yield (passthrough fields, text or None) per input row; None means the row had an error."""
     lines = read_capped_lines(stream, MAX_LINE_BYTES)
     if fmt in ("csv", "tsv"):
@@ -202,16 +198,12 @@ def score_stream(
     fmt = input_format
     if fmt == "auto":
         first = (
-            stream.peek(4096)[:4096].split(b"\n", 1)[0].decode("utf-8", "replace")
-            if hasattr(stream, "peek")
-            else None
+            stream.peek(4096)[:4096].split(b"\n", 1)[0].decode("utf-8", "replace") if hasattr(stream, "peek") else None
         )
         fmt = detect_format(source, first)
     writer = None
     if output_format == "csv":
-        writer = csv.DictWriter(
-            out, fieldnames=["row", "id", "score", "label", "error"], extrasaction="ignore"
-        )
+        writer = csv.DictWriter(out, fieldnames=["row", "id", "score", "label", "error"], extrasaction="ignore")
         writer.writeheader()
     pending: list[tuple[dict[str, Any], str | None]] = []
     row_no = 0

@@ -18,7 +18,12 @@ def _factories(tiny_bert):
         ),
         "hashed_linear": lambda seed=0: HashedLinearStudent(n_features=2**12, epochs=2, random_state=seed),
         "encoder": lambda seed=0: EncoderTeacher(
-            model=str(tiny_bert), max_length=32, epochs=1, batch_size=16, max_train_samples=None, random_state=seed,
+            model=str(tiny_bert),
+            max_length=32,
+            epochs=1,
+            batch_size=16,
+            max_train_samples=None,
+            random_state=seed,
             device="cpu",
         ),
     }

@@ -53,15 +53,11 @@ def run(
 
 @app.command()
 def score(
-    source: Annotated[
-        str, typer.Argument(help="Input file (text lines, JSONL or CSV; .gz ok) or - for stdin.")
-    ] = "-",
+    source: Annotated[str, typer.Argument(help="Input file (text lines, JSONL or CSV; .gz ok) or - for stdin.")] = "-",
     model: Annotated[Path, typer.Option("--model", "-m", help="Model bundle folder.")] = Path("."),
     format: Annotated[str, typer.Option("--format", "-f", help="Output format: jsonl or csv.")] = "jsonl",
     input_format: Annotated[str, typer.Option(help="auto, lines, jsonl, csv or tsv.")] = "auto",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Output file (default stdout).")
-    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file (default stdout).")] = None,
     batch_size: Annotated[int, typer.Option(help="Rows scored per batch (bounds memory).")] = 2048,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -75,9 +71,7 @@ def score(
         if format not in ("jsonl", "csv"):
             raise DistilsecError(f"--format must be jsonl or csv, not {format!r}")
         if input_format not in ("auto", "lines", "jsonl", "csv", "tsv"):
-            raise DistilsecError(
-                f"--input-format must be auto, lines, jsonl, csv or tsv, not {input_format!r}"
-            )
+            raise DistilsecError(f"--input-format must be auto, lines, jsonl, csv or tsv, not {input_format!r}")
         scorer = ScoringModel(model)
         with contextlib.ExitStack() as stack:
             out = sys.stdout

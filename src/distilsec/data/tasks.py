@@ -58,9 +58,7 @@ def load_examples(
     if task == "cmdline":
         root = resolve_data_dir(explicit, required=("cmdline",))
         if data.format == "jsonl":  # type: ignore[attr-defined]
-            stream: Iterator[Example] = readers.read_commands_jsonl(
-                root / "cmdline" / "commands.jsonl.gz", skips=skips
-            )
+            stream: Iterator[Example] = readers.read_commands_jsonl(root / "cmdline" / "commands.jsonl.gz", skips=skips)
             if data.sources:  # type: ignore[attr-defined]
                 stream = (e for e in stream if e.source in data.sources)  # type: ignore[attr-defined]
         else:

@@ -393,9 +393,7 @@ def _check_inputs(
     y = list(y_true)
     p = np.asarray(proba, dtype=float)
     if p.ndim != 2 or p.shape != (len(y), len(classes)):
-        raise ValueError(
-            f"proba must have shape (n_examples, n_classes) = ({len(y)}, {len(classes)}), got {p.shape}"
-        )
+        raise ValueError(f"proba must have shape (n_examples, n_classes) = ({len(y)}, {len(classes)}), got {p.shape}")
     if len(y) == 0:
         raise ValueError("cannot evaluate on zero examples")
     if np.isnan(p).any():

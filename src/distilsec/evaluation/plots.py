@@ -81,9 +81,7 @@ def plot_roc(curves: Mapping[str, tuple[Any, Any]], path: str | Path, title: str
     for i, f in enumerate(ROC_MARKED_FPRS):  # one legend entry: text on the lines would cross the curves
         ax.axvline(f, color="0.35", ls=":", lw=1.0, label=f"FPR {marked}" if i == 0 else None)
     if min_n_neg and 1.0 / min_n_neg > ROC_MIN_FPR:
-        ax.axvspan(
-            ROC_MIN_FPR, 1.0 / min_n_neg, color="0.9", zorder=0, label=f"below 1/N (N = {min_n_neg:,})"
-        )
+        ax.axvspan(ROC_MIN_FPR, 1.0 / min_n_neg, color="0.9", zorder=0, label=f"below 1/N (N = {min_n_neg:,})")
     ax.set_xscale("log")
     ax.set_xlim(ROC_MIN_FPR, 1.0)
     ax.set_ylim(0.0, 1.01)
@@ -198,9 +196,7 @@ def plot_confusion(cm: Any, labels: Sequence[str], path: str | Path, title: str 
     cm = np.asarray(cm, dtype=float)
     k = len(labels)
     if cm.shape != (k, k):
-        raise ValueError(
-            f"confusion matrix has shape {cm.shape}, expected ({k}, {k}) for labels {list(labels)}"
-        )
+        raise ValueError(f"confusion matrix has shape {cm.shape}, expected ({k}, {k}) for labels {list(labels)}")
     row = cm.sum(axis=1, keepdims=True)
     share = np.divide(cm, row, out=np.zeros_like(cm), where=row > 0)
     size = max(4.0, 0.9 * k + 2.5)

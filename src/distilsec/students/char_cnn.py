@@ -40,9 +40,7 @@ class CharCNNModule(nn.Module):
         super().__init__()
         self.pooling = pooling
         self.embed = nn.Embedding(VOCAB_SIZE, embedding_dim, padding_idx=0)
-        self.convs = nn.ModuleList(
-            nn.Conv1d(embedding_dim, n_filters, k, padding=k - 1) for k in kernel_sizes
-        )
+        self.convs = nn.ModuleList(nn.Conv1d(embedding_dim, n_filters, k, padding=k - 1) for k in kernel_sizes)
         layers: list[nn.Module] = []
         width = n_filters * len(kernel_sizes)
         for h in hidden_dims:
@@ -171,9 +169,7 @@ class CharCNNStudent(ClassifierMixin):
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         self._write_manifest(path, {"n_parameters": self.n_parameters})
-        save_file(
-            {k: v.contiguous() for k, v in self.module_.state_dict().items()}, path / "model.safetensors"
-        )
+        save_file({k: v.contiguous() for k, v in self.module_.state_dict().items()}, path / "model.safetensors")
         return path
 
     @classmethod

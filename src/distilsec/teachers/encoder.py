@@ -37,9 +37,7 @@ def resolve_pretrained(name_or_path: str) -> str:
         try:
             mod = __import__(module)
         except ImportError:
-            raise ConfigError(
-                f"teacher model {name_or_path!r} needs the package {module.replace('_', '-')}"
-            ) from None
+            raise ConfigError(f"teacher model {name_or_path!r} needs the package {module.replace('_', '-')}") from None
         return str(getattr(mod, fn)())
     return name_or_path
 
@@ -116,9 +114,7 @@ class EncoderTeacher(ClassifierMixin):
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         kwargs = {"num_labels": n_classes} if n_classes is not None else {}
         self.tokenizer_ = AutoTokenizer.from_pretrained(source)
-        self.model_ = AutoModelForSequenceClassification.from_pretrained(
-            source, use_safetensors=True, **kwargs
-        )
+        self.model_ = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True, **kwargs)
 
     def _tokenize(self, texts: Sequence[str], device: torch.device) -> dict[str, torch.Tensor]:
         enc = self.tokenizer_(
@@ -198,11 +194,7 @@ class EncoderTeacher(ClassifierMixin):
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         z = self.predict_logits(texts)
         if self.prior_correction:
-            z = (
-                z
-                + np.log(np.asarray(self.target_prior_) + 1e-12)
-                - np.log(np.asarray(self.fit_prior_) + 1e-12)
-            )
+            z = z + np.log(np.asarray(self.target_prior_) + 1e-12) - np.log(np.asarray(self.fit_prior_) + 1e-12)
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)
