@@ -35,8 +35,9 @@ class RunSection(_Section):
 
 
 class DataSection(_Section):
-    #: ``cmdline`` and ``url`` read the upstream formats under the data dir; ``table`` reads ``path``.
-    task: Literal["cmdline", "url", "table"]
+    #: ``cmdline`` and ``url`` read the upstream formats under the data dir; ``table`` reads ``path``;
+    #: ``cve`` reads NVD / CVE JSON 5 records and the CWE catalog (settings in the ``cve`` section).
+    task: Literal["cmdline", "url", "table", "cve"]
     data_dir: str | None = None
     #: cmdline: ``raw`` parses the upstream YAML/Markdown/text; ``jsonl`` the pre-extracted file.
     format: Literal["raw", "jsonl"] = "raw"
@@ -117,6 +118,55 @@ class EvaluationSection(_Section):
     throughput_sample: int = 5000
 
 
+_CVE_SOURCES = ("nvd-2.0", "nvd-1.1", "cve5")
+
+
+class DecontaminationSection(_Section):
+    """Training records sharing an ID with, or nearly copying, a benchmark are removed (CVE task)."""
+
+    #: benchmark files (CTI-Bench TSV or our JSONL); ``--decontaminate FILE`` adds more.
+    benchmarks: list[str] = Field(default_factory=list)
+    #: Jaccard similarity of character 5-gram sets at or above which a text is a near-copy.
+    threshold: float = 0.7
+    #: also remove any training text sharing this many consecutive words with a benchmark (null = off).
+    ngram: int | None = None
+
+
+class CveSection(_Section):
+    """The CVE -> CWE / CVSS task (``data.task: cve``): sources, label policy, extra models, output."""
+
+    sources: list[Literal["nvd-2.0", "nvd-1.1", "cve5"]] = Field(default_factory=lambda: list(_CVE_SOURCES))
+    #: one record per CVE ID: each field from the first source in this order that has it.
+    precedence: list[str] = Field(default_factory=lambda: list(_CVE_SOURCES))
+    #: the CWE catalog folder or file, relative to the data dir.
+    cwe_path: str = "cwe"
+    #: records with several CWEs: keep the primary label (``first``) or drop them.
+    multi_cwe: Literal["first", "drop"] = "first"
+    #: category labels (NVD's old CWE-264/-399/...): map to the weakness the catalog names, or drop.
+    category_policy: Literal["map", "drop"] = "map"
+    #: CWE classes with fewer training records are dropped from training (still counted in test).
+    min_class_count: int = 5
+    #: records published on/after this date are left out (the data's end; null = keep all).
+    test_until: str | None = None
+    decontamination: DecontaminationSection = Field(default_factory=DecontaminationSection)
+    #: the hard-label baseline (the bar): TF-IDF + linear SVM.
+    baseline: ModelSpec | None = None
+    #: a fine-tuned small encoder, evaluated on ``encoder_eval_samples`` test records (CPU time).
+    encoder: ModelSpec | None = None
+    encoder_eval_samples: int = 2000
+    #: CVSS v3.1 base-metric model (null = no CVSS output).
+    cvss: ModelSpec | None = None
+    #: which CWE model goes into the shipped bundle: a model name (``student``, ``baseline``, ``teacher``...) or
+    #: ``best_val``: the best validation top-1 among the models within ``max_shipped_params``.
+    shipped: str = "best_val"
+    max_shipped_params: int = 30_000_000
+    top_k: int = 3
+    #: back off to a parent CWE when the top CWE's probability is below this (null = never).
+    backoff_threshold: float | None = 0.5
+    #: ms per CVE on one thread, measured on this many test descriptions (0 = skip).
+    latency_sample: int = 1000
+
+
 class Config(_Section):
     run: RunSection = Field(default_factory=RunSection)
     data: DataSection
@@ -128,6 +178,7 @@ class Config(_Section):
     method: MethodSection = Field(default_factory=MethodSection)
     noise: NoiseSection = Field(default_factory=NoiseSection)
     evaluation: EvaluationSection = Field(default_factory=EvaluationSection)
+    cve: CveSection | None = None
 
     @field_validator("students")
     @classmethod

@@ -32,6 +32,8 @@ def _ensure_builtin_loaded() -> None:
     # Importing the packages runs their @register decorators.
     import distilsec.students  # noqa: F401
     import distilsec.teachers  # noqa: F401
+    import distilsec.vuln.cvss_model  # noqa: F401
+    import distilsec.vuln.model  # noqa: F401
 
 
 def get_factory(name: str) -> Callable[..., Any]:

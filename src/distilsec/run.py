@@ -228,8 +228,18 @@ def _model_params(spec: Any, config: Config) -> dict[str, Any]:
     return params
 
 
-def run_experiment(config: Config, *, out: str | Path | None = None, data_dir: str | Path | None = None) -> RunResult:
-    """Train the teacher, distil the students, evaluate them all on held-out groups, write the run."""
+def run_experiment(
+    config: Config,
+    *,
+    out: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    decontaminate: list[str] | None = None,
+) -> RunResult:
+    """Train the teacher, distil the students, evaluate them all on held-out groups, write the run.
+
+    ``decontaminate`` names benchmark files whose records (IDs and near-copies) are removed from training
+    (the CVE task; see :mod:`distilsec.vuln.run`, to which ``data.task == "cve"`` is dispatched).
+    """
     from distilsec.evaluation.metrics import binary_labels, binary_scores, choose_threshold, evaluate
     from distilsec.evaluation.report import write_report
 
@@ -238,6 +248,15 @@ def run_experiment(config: Config, *, out: str | Path | None = None, data_dir: s
     run_dir = _make_run_dir(config, out)
     handler = _attach_log(run_dir)
     try:
+        if config.data.task == "cve":
+            from distilsec.vuln.run import run_cve
+
+            cve_metrics, cve_bundles = run_cve(config, run_dir, data_dir=data_dir, benchmarks=decontaminate)
+            return RunResult(run_dir, cve_metrics, cve_bundles)
+        if decontaminate:
+            from distilsec.errors import ConfigError
+
+            raise ConfigError("--decontaminate applies to the CVE task (data.task: cve) only")
         (run_dir / "config.yaml").write_text(dump_config(config))
         ev = config.evaluation
 

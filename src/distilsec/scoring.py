@@ -1,4 +1,4 @@
-"""Streaming scoring: text lines, JSONL or CSV in; one JSONL/CSV row per input out; bounded memory.
+"""Streaming scoring: text lines, JSONL or CSV in; one JSONL/CSV/Parquet row per input out; bounded memory.
 
 A row that cannot be read (bad JSON, no text field) still gets an output row, with ``error`` set and
 no score, so outputs stay aligned with inputs and nothing is dropped silently.
@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -18,11 +18,20 @@ from typing import IO, Any
 import numpy as np
 
 from distilsec._internal.textio import MAX_LINE_BYTES, open_binary, read_capped_lines
-from distilsec.bundle import load_model, read_manifest
+from distilsec.bundle import read_manifest
 from distilsec.errors import BundleError, DataError
 from distilsec.preprocess import get_preprocessor
 
-__all__ = ["ScoringModel", "iter_records", "score_stream", "ScoreStats", "detect_format"]
+__all__ = [
+    "ScoringModel",
+    "iter_records",
+    "score_stream",
+    "ScoreStats",
+    "detect_format",
+    "open_records",
+    "batched",
+    "make_rows",
+]
 
 TEXT_FIELDS = ("text", "url", "command_line", "commandline", "cmdline")
 
@@ -41,11 +50,18 @@ class ScoreStats:
 
 
 class ScoringModel:
-    """A loaded bundle plus what scoring needs from its manifest: preprocessing and the threshold."""
+    """A loaded bundle plus what scoring needs from its manifest: preprocessing and the threshold.
 
-    def __init__(self, bundle_dir: str | Path) -> None:
+    ``runtime`` picks the engine (see :mod:`distilsec.runtime`): "auto" runs ``model.onnx`` when the
+    bundle has one and the native model otherwise; "native"/"torch", "onnx", "onnx-int8" force one.
+    """
+
+    def __init__(self, bundle_dir: str | Path, runtime: str = "auto", threads: int | None = None) -> None:
+        from distilsec.runtime import load_runtime_model
+
+        self.bundle_dir = Path(bundle_dir)
         self.manifest = read_manifest(bundle_dir)
-        self.model = load_model(bundle_dir)
+        self.model, self.runtime = load_runtime_model(bundle_dir, runtime, threads)
         self.classes = list(self.model.classes_)
         self.threshold = self.manifest.get("threshold")
         self.negative = self.manifest.get("negative", "benign")
@@ -75,11 +91,18 @@ class ScoringModel:
         pairs = zip(best_bad, scores, strict=True)
         return [self.classes[b] if s >= threshold else self.negative for b, s in pairs]
 
-    def score_texts(self, texts: list[str]) -> tuple[np.ndarray, list[str]]:
+    def score_batch(self, texts: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """Scores, thresholded labels and the full class probabilities of raw texts."""
+        if not texts:  # an empty batch is a valid request, not a model call
+            return np.zeros(0), [], np.zeros((0, len(self.classes)))
         prepared = [self.preprocess(t[: self.max_chars]) for t in texts]
         proba = self.model.predict_proba(prepared)
         s = self.scores(proba)
-        return s, self.labels(proba, s)
+        return s, self.labels(proba, s), proba
+
+    def score_texts(self, texts: list[str]) -> tuple[np.ndarray, list[str]]:
+        s, labels, _ = self.score_batch(texts)
+        return s, labels
 
 
 def detect_format(path: str, first_line: str | None) -> str:
@@ -114,7 +137,10 @@ def iter_records(stream: IO[bytes], fmt: str, stats: ScoreStats) -> Iterator[tup
         if header_line is None:
             return
         delim = "\t" if fmt == "tsv" else ","
-        header = next(csv.reader([header_line[0]], delimiter=delim))
+        try:
+            header = next(csv.reader([header_line[0]], delimiter=delim), [])
+        except csv.Error as exc:  # e.g. a stray carriage return in the header line
+            raise DataError(f"malformed CSV header line: {exc}") from None
         field_idx = next((header.index(f) for f in TEXT_FIELDS if f in header), None)
         if field_idx is None:
             raise DataError(f"CSV input needs one of the columns {TEXT_FIELDS}; found {header}")
@@ -181,18 +207,8 @@ def _open_input(source: str) -> IO[bytes]:
     return open_binary(source)
 
 
-def score_stream(
-    model: ScoringModel,
-    source: str,
-    out: IO[str],
-    *,
-    input_format: str = "auto",
-    output_format: str = "jsonl",
-    batch_size: int = 2048,
-    on_batch: Any = None,
-) -> ScoreStats:
-    """Score every record of ``source`` (a path or ``-``) and write one row per record to ``out``."""
-    stats = ScoreStats()
+def open_records(source: str, input_format: str = "auto") -> tuple[IO[bytes], str]:
+    """Open ``source`` (a path or ``-``) and settle its format; the caller closes the stream."""
     raw = _open_input(source)
     stream = io.BufferedReader(raw) if not isinstance(raw, io.BufferedReader) and source != "-" else raw
     fmt = input_format
@@ -201,44 +217,84 @@ def score_stream(
             stream.peek(4096)[:4096].split(b"\n", 1)[0].decode("utf-8", "replace") if hasattr(stream, "peek") else None
         )
         fmt = detect_format(source, first)
-    writer = None
-    if output_format == "csv":
-        writer = csv.DictWriter(out, fieldnames=["row", "id", "score", "label", "error"], extrasaction="ignore")
-        writer.writeheader()
-    pending: list[tuple[dict[str, Any], str | None]] = []
+    return stream, fmt
+
+
+def batched(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of at most ``size`` consecutive items (the last one may be shorter)."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def make_rows(
+    items: list[tuple[dict[str, Any], str | None]],
+    result: tuple[np.ndarray, list[str], np.ndarray],
+    start_row: int,
+    classes: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Output rows for one batch: scored records get score/label (+ proba), unreadable ones keep ``error``.
+
+    ``result`` holds the scores of the readable records only, in order; ``classes`` switches on ``proba``.
+    """
+    scores, labels, proba = result
+    rows = []
+    k = 0
+    for i, (extra, text) in enumerate(items):
+        rec: dict[str, Any] = {"row": start_row + i, **extra}
+        if text is not None:
+            rec["score"] = round(float(scores[k]), 6)
+            rec["label"] = labels[k]
+            if classes is not None:
+                rec["proba"] = {c: round(float(p), 6) for c, p in zip(classes, proba[k], strict=True)}
+            k += 1
+        else:
+            rec.setdefault("score", None)
+            rec.setdefault("label", None)
+        rows.append(rec)
+    return rows
+
+
+def score_stream(
+    model: ScoringModel,
+    source: str,
+    out: IO[Any],
+    *,
+    input_format: str = "auto",
+    output_format: str = "jsonl",
+    batch_size: int = 2048,
+    on_batch: Callable[[int], Any] | None = None,
+    workers: int = 0,
+    proba: bool = False,
+) -> ScoreStats:
+    """Score every record of ``source`` (a path or ``-``) and write one row per record to ``out``.
+
+    ``out`` is a text stream for jsonl/csv and a binary stream or path for parquet. ``workers`` > 1
+    scores batches in that many processes (order kept, memory bounded); ``proba`` adds every class
+    probability (the teacher-labelling job).
+    """
+    from distilsec.runtime.parallel import score_batches
+    from distilsec.score_sinks import open_sink
+
+    stats = ScoreStats()
+    stream, fmt = open_records(source, input_format)  # a missing input fails before any output is written
     row_no = 0
-
-    def flush() -> None:
-        nonlocal row_no
-        texts = [t for _, t in pending if t is not None]
-        scores, labels = model.score_texts(texts) if texts else (np.zeros(0), [])
-        k = 0
-        for extra, text in pending:
-            rec: dict[str, Any] = {"row": row_no, **extra}
-            row_no += 1
-            if text is not None:
-                rec["score"] = round(float(scores[k]), 6)
-                rec["label"] = labels[k]
-                k += 1
-                stats.n_scored += 1
-            else:
-                rec.setdefault("score", None)
-                rec.setdefault("label", None)
-            if writer is not None:
-                writer.writerow(rec)
-            else:
-                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        if on_batch is not None:
-            on_batch(len(pending))
-        pending.clear()
-
     try:
-        for item in iter_records(stream, fmt, stats):
-            pending.append(item)
-            if len(pending) >= batch_size:
-                flush()
-        if pending:
-            flush()
+        sink = open_sink(output_format, out, model.classes if proba else None)
+        records = iter_records(stream, fmt, stats)
+        for items, result in score_batches(model, batched(records, batch_size), workers):
+            rows = make_rows(items, result, row_no, model.classes if proba else None)
+            row_no += len(rows)
+            stats.n_scored += len(result[1])
+            sink.write(rows)
+            if on_batch is not None:
+                on_batch(len(rows))
+        sink.close()
     finally:
         if source != "-":
             stream.close()

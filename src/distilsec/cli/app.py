@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from distilsec.cli._common import console, friendly_errors, parse_overrides, setup_logging
+from distilsec.cli._common import friendly_errors, parse_overrides, setup_logging
+from distilsec.cli.bench import bench_app
+from distilsec.cli.curate import data_curate
+from distilsec.cli.cve import cve as cve_command
+from distilsec.cli.export import export
+from distilsec.cli.label import label_app
+from distilsec.cli.score import score
+from distilsec.cli.semisup import semisup_app
+from distilsec.cli.serve import serve
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 config_app = typer.Typer(no_args_is_help=True, help="Inspect run configs.")
 data_app = typer.Typer(no_args_is_help=True, help="Prepare and inspect data.")
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
+app.add_typer(bench_app, name="bench")
+app.add_typer(label_app, name="label")
+app.add_typer(semisup_app, name="semisup")
+app.command("cve")(cve_command)
+app.command("score")(score)
+app.command("export")(export)
+app.command("serve")(serve)
+data_app.command("curate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(data_curate)
 
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -29,6 +43,9 @@ def run(
         Path | None, typer.Option(help="Data root (default $DISTILSEC_DATA or ../shared/data).")
     ] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda, mps (overrides run.device).")] = None,
+    decontaminate: Annotated[
+        list[Path] | None, typer.Option(help="Benchmark file whose CVEs/near-copies leave training (repeatable).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Train the teacher, distil the students and evaluate them, as CONFIG says.
@@ -45,47 +62,8 @@ def run(
         if device:
             overrides["run.device"] = device
         cfg = load_config(config, overrides)
-        result = run_experiment(cfg, out=out, data_dir=data_dir)
+        result = run_experiment(cfg, out=out, data_dir=data_dir, decontaminate=[str(p) for p in decontaminate or []])
         typer.echo(str(result.run_dir))
-
-    friendly_errors(go)
-
-
-@app.command()
-def score(
-    source: Annotated[str, typer.Argument(help="Input file (text lines, JSONL or CSV; .gz ok) or - for stdin.")] = "-",
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model bundle folder.")] = Path("."),
-    format: Annotated[str, typer.Option("--format", "-f", help="Output format: jsonl or csv.")] = "jsonl",
-    input_format: Annotated[str, typer.Option(help="auto, lines, jsonl, csv or tsv.")] = "auto",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file (default stdout).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Rows scored per batch (bounds memory).")] = 2048,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-) -> None:
-    """Score events with a model bundle: one output row per input row (score, label)."""
-    setup_logging(verbose)
-
-    def go() -> None:
-        from distilsec.errors import DistilsecError
-        from distilsec.scoring import ScoringModel, score_stream
-
-        if format not in ("jsonl", "csv"):
-            raise DistilsecError(f"--format must be jsonl or csv, not {format!r}")
-        if input_format not in ("auto", "lines", "jsonl", "csv", "tsv"):
-            raise DistilsecError(f"--input-format must be auto, lines, jsonl, csv or tsv, not {input_format!r}")
-        scorer = ScoringModel(model)
-        with contextlib.ExitStack() as stack:
-            out = sys.stdout
-            if output:
-                out = stack.enter_context(open(output, "w", encoding="utf-8", newline=""))
-            stats = score_stream(
-                scorer, source, out, input_format=input_format, output_format=format, batch_size=batch_size
-            )
-        msg = f"scored {stats.n_scored} of {stats.n_rows} rows"
-        if stats.n_errors:
-            msg += f"; {stats.n_errors} rows could not be read ({stats.errors})"
-        if stats.n_truncated:
-            msg += f"; {stats.n_truncated} over-long lines truncated"
-        console.print(msg)
 
     friendly_errors(go)
 

@@ -1,6 +1,9 @@
-"""Methods: how a teacher's knowledge becomes a student's targets (distillation, noise experiment)."""
+"""Methods: how a teacher's knowledge becomes a student's targets (distillation, pseudo-labelling,
+budget-aware labelling, noise experiment)."""
 
+from distilsec.methods.active_label import budget_label
 from distilsec.methods.distill import distill
 from distilsec.methods.noise import flip_labels
+from distilsec.methods.pseudo_label import pseudo_label
 
-__all__ = ["distill", "flip_labels"]
+__all__ = ["distill", "flip_labels", "pseudo_label", "budget_label"]

@@ -3,5 +3,6 @@
 from distilsec.students.base import SoftTargets
 from distilsec.students.char_cnn import CharCNNStudent
 from distilsec.students.hashed_linear import HashedLinearStudent
+from distilsec.students.tfidf_linear import TfidfLinearStudent
 
-__all__ = ["CharCNNStudent", "HashedLinearStudent", "SoftTargets"]
+__all__ = ["CharCNNStudent", "HashedLinearStudent", "SoftTargets", "TfidfLinearStudent"]

@@ -1,5 +1,6 @@
-"""Teachers: big models used only while training (fine-tuned encoders; LLMs in later issues)."""
+"""Teachers: big models used only while training (fine-tuned encoders, local LLMs)."""
 
 from distilsec.teachers.encoder import EncoderTeacher
+from distilsec.teachers.llm import LLMTeacher
 
-__all__ = ["EncoderTeacher"]
+__all__ = ["EncoderTeacher", "LLMTeacher"]

@@ -1,0 +1,1 @@
+"""Vulnerability intelligence: CVE description -> CWE (hierarchy-aware) and CVSS v3.1 base metrics."""
