@@ -120,7 +120,7 @@ def test_cli_run_reports_config_errors(tmp_path):
     assert res.exit_code == 2 and "not found" in res.output
 
 
-@pytest.mark.parametrize("name", ["cmdline-distill.yaml", "url-distill.yaml"])
+@pytest.mark.parametrize("name", ["cmdline-distill.yaml", "url-distill.yaml", "html-distill.yaml"])
 def test_shipped_configs_validate(name):
     from pathlib import Path
 
@@ -130,3 +130,97 @@ def test_shipped_configs_validate(name):
     cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / name)
     for spec in [cfg.teacher, *cfg.students.values()]:
         get_factory(spec.type)(**spec.params)  # every key is a real constructor argument
+
+
+def _write_html_index(root, n_brands=8, per_brand=4, n_news=40):
+    """A tiny index.csv + pages/*.html.gz: login-form kits per brand (phishing) and news pages (benign)."""
+    import gzip
+
+    rng = np.random.default_rng(3)
+    words = ["city", "market", "weather", "sport", "review", "story", "photo", "science", "music", "travel"]
+    (root / "pages").mkdir(parents=True)
+    rows = []
+    for b in range(n_brands):
+        for k in range(per_brand):
+            body = " ".join(rng.choice(words, 30))
+            page = (
+                f"<html><head><title>Brand{b} - sign in</title></head><body><h1>Brand{b}</h1><p>{body}</p>"
+                f'<form action="post{k}.php" method="post"><input type="email" name="user">'
+                '<input type="password" name="pass"><button>Sign in</button></form></body></html>'
+            )
+            rows.append((f"p{b}x{k}", page, "phishing", "kits", f"brand{b}", f"c{b}x{k // 2}"))
+    for i in range(n_news):
+        body = " ".join(rng.choice(words, 120))
+        page = f"<html><head><title>Daily news {i}</title></head><body><article><p>{body}</p></article></body></html>"
+        rows.append((f"n{i}", page, "benign", "news", f"site{i % 20}", f"n{i}"))
+    with open(root / "index.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "file", "label", "source", "brand", "near_dup_cluster"])
+        for rid, page, label, source, brand, cluster in rows:
+            with gzip.open(root / "pages" / f"{rid}.html.gz", "wb") as gz:
+                gz.write(page.encode())
+            w.writerow([rid, f"pages/{rid}.html.gz", label, source, brand, cluster])
+    return root / "index.csv"
+
+
+def test_run_html_task(tmp_path, tiny_bert):
+    index = _write_html_index(tmp_path / "html")
+    cfg = validate_config(
+        {
+            "run": {"name": "tiny-html", "seed": 0, "device": "cpu"},
+            "data": {"task": "html", "path": str(index), "max_text_chars": 100_000},
+            "curation": {"near_dup_threshold": 0.95, "shingle_max_chars": 65536},
+            "split": {"val_fraction": 0.2, "test_fraction": 0.3},
+            "teacher": {
+                "type": "encoder.v1",
+                "model": str(tiny_bert),
+                "text_view": "html",
+                "max_length": 32,
+                "epochs": 1,
+                "device": "cpu",
+            },
+            "students": {
+                "student": {
+                    "type": "html_inspector.v1",
+                    "n_features": 128,
+                    "n_chunks": 4,
+                    "hidden_dim": 8,
+                    "epochs": 5,
+                    "device": "cpu",
+                },
+                "linear": {"type": "hashed_linear.v1", "analyzer": "word", "n_features": 4096, "max_chars": 100_000},
+            },
+            "evaluation": {"positive": "phishing", "negative": "benign", "target_fpr": 0.01, "throughput_sample": 20},
+        }
+    )
+    result = run_experiment(cfg, out=tmp_path / "run")
+    run = result.run_dir
+    for name in ("teacher", "student", "student-hard", "linear", "linear-hard"):
+        assert (run / name / "manifest.json").is_file()
+    manifest = json.loads((run / "student" / "manifest.json").read_text())
+    assert manifest["type"] == "html_inspector.v1" and manifest["task"] == "html" and manifest["preprocess"] == "none"
+    assert json.loads((run / "teacher" / "manifest.json").read_text())["params"]["text_view"] == "html"
+    m = result.metrics["models"]["student"]
+    assert m["auc"] is not None and m["events_per_s_1thread"] > 0
+    assert "Shortcut audit" in (run / "report.md").read_text()
+    # no brand (and no near-duplicate cluster) in two splits
+    from distilsec.data.readers import read_html_index
+
+    brand = {e.id: e.meta["brand"] for e in read_html_index(index)}
+    split_brands = {
+        p: {brand[i] for i in (run / "splits" / f"{p}.txt").read_text().split()} for p in ("train", "val", "test")
+    }
+    assert not split_brands["train"] & split_brands["test"] and not split_brands["train"] & split_brands["val"]
+
+    # the shipped bundle scores whole pages given as JSONL
+    pages = tmp_path / "pages.jsonl"
+    pages.write_text(
+        json.dumps({"text": "<title>Brand1</title><form action=x.php><input type=password></form>"})
+        + "\n"
+        + json.dumps({"text": "<title>news</title><p>weather city market</p>"})
+        + "\n"
+    )
+    res = CliRunner().invoke(app, ["score", str(pages), "--model", str(run / "student")])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == 2 and all(r["label"] in ("benign", "phishing") for r in rows)

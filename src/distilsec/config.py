@@ -35,9 +35,10 @@ class RunSection(_Section):
 
 
 class DataSection(_Section):
-    #: ``cmdline`` and ``url`` read the upstream formats under the data dir; ``table`` reads ``path``;
+    #: ``cmdline``, ``url`` and ``html`` read the upstream formats under the data dir; ``table`` reads ``path``;
     #: ``cve`` reads NVD / CVE JSON 5 records and the CWE catalog (settings in the ``cve`` section).
-    task: Literal["cmdline", "url", "table", "cve"]
+    #: ``html`` reads ``<data_dir>/html/index.csv``, or ``path`` when set (an index CSV or a folder of pages).
+    task: Literal["cmdline", "url", "table", "cve", "html"]
     data_dir: str | None = None
     #: cmdline: ``raw`` parses the upstream YAML/Markdown/text; ``jsonl`` the pre-extracted file.
     format: Literal["raw", "jsonl"] = "raw"
@@ -45,7 +46,7 @@ class DataSection(_Section):
     sources: list[str] = Field(default_factory=list)
     #: Atomic Red Team: substitute ``#{arg}`` with the test's default values (realistic text).
     substitute_atomic_defaults: bool = True
-    #: table task: the file and its columns.
+    #: table task: the file and its columns (html task: an index CSV or a folder of .html files).
     path: str | None = None
     text_column: str = "text"
     label_column: str = "label"
@@ -65,6 +66,9 @@ class CurationSection(_Section):
     conflict_policy: Literal["drop", "keep_malicious", "first"] = "drop"
     near_dup_threshold: float = 0.9
     num_perm: int = 64
+    #: near-duplicate shingling reads only the first this many characters of each text (null = all):
+    #: near-dedup of MB-sized HTML pages is otherwise slow; shorter texts (commands, URLs) are unaffected.
+    shingle_max_chars: int | None = 65536
     shortcut_audit: bool = True
 
 

@@ -52,7 +52,9 @@ def build_report(
     ]
     body = [
         f"Task `{config.data.task}`; {rep['read']} examples read "
-        f"(skipped: {json.dumps(rep['read_skips']) if rep['read_skips'] else 'none'}).",
+        f"(skipped: {json.dumps(rep['read_skips']) if rep['read_skips'] else 'none'}"
+        + (f"; kept but altered: {json.dumps(rep['read_notes'])}" if rep.get("read_notes") else "")
+        + ").",
         f"Preprocessing `{data.preprocess}` (placeholder / URL-format normalisation, applied identically "
         "at training and scoring time).",
         "",

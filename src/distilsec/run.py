@@ -76,13 +76,13 @@ def _stage(msg: str) -> None:
 def prepare_data(config: Config, *, data_dir: str | Path | None = None) -> PreparedData:
     """Read, normalise, curate and split the task's data as the config says."""
     from distilsec.data.curate import curate, drop_cross_split_near_duplicates
-    from distilsec.data.shortcut import shortcut_audit
+    from distilsec.data.shortcut import HTML_CUES, shortcut_audit
     from distilsec.data.split import split_by_group, split_by_time
 
     seed = config.run.seed
     skips = SkipCounter()
     raw = load_examples(config.data, data_dir=data_dir, skips=skips)
-    report: dict[str, Any] = {"read": len(raw), "read_skips": skips.as_dict()}
+    report: dict[str, Any] = {"read": len(raw), "read_skips": skips.as_dict(), "read_notes": skips.notes_dict()}
     preprocess = {"cmdline": "cmdline", "url": "url"}.get(config.data.task, "none")
     if not config.curation.normalise:
         preprocess = "none"
@@ -95,6 +95,7 @@ def prepare_data(config: Config, *, data_dir: str | Path | None = None) -> Prepa
         near_dup_threshold=config.curation.near_dup_threshold,
         num_perm=config.curation.num_perm,
         conflict_policy=config.curation.conflict_policy,
+        shingle_max_chars=config.curation.shingle_max_chars,
     )
     report["curation"] = curated.report
     examples = curated.examples
@@ -125,6 +126,7 @@ def prepare_data(config: Config, *, data_dir: str | Path | None = None) -> Prepa
         {"val": split.val, "test": split.test},
         threshold=config.curation.near_dup_threshold,
         num_perm=config.curation.num_perm,
+        shingle_max_chars=config.curation.shingle_max_chars,
     )
     report["cross_split_near_duplicates_removed"] = removed
     train, val, test = split.train, kept["val"], kept["test"]
@@ -134,7 +136,9 @@ def prepare_data(config: Config, *, data_dir: str | Path | None = None) -> Prepa
         def raw_of(part: list[Example]) -> list[Example]:
             return [ex.with_text(raw_text.get(ex.id, ex.text)) for ex in part]
 
-        report["shortcut_audit"] = shortcut_audit(raw_of(train), raw_of(test), train, test)
+        report["shortcut_audit"] = shortcut_audit(
+            raw_of(train), raw_of(test), train, test, cues=HTML_CUES if config.data.task == "html" else None
+        )
     classes = sorted({ex.label for ex in train if ex.label is not None})
     for name, part in (("val", val), ("test", test)):
         unknown = sorted({ex.label for ex in part} - set(classes))
@@ -277,13 +281,22 @@ def run_experiment(
         _stage(f"teacher: {config.teacher.type}")
         teacher = create(config.teacher.type, _model_params(config.teacher, config))
         teacher.fit(x_tr, y_tr, classes=data.classes)
-        teacher_proba = {"train": teacher.predict_proba(x_tr)}
-        for name, part in parts.items():
-            teacher_proba[name] = teacher.predict_proba(_texts(part))
-
         models: dict[str, Any] = {"teacher": teacher}
-        probas: dict[str, dict[str, np.ndarray]] = {"teacher": {k: teacher_proba[k] for k in parts}}
         roles: dict[str, str] = {"teacher": "teacher"}
+        probas: dict[str, dict[str, np.ndarray]] = {}
+        teacher_proba = {"train": teacher.predict_proba(x_tr)}
+        if hasattr(teacher, "member_probas"):  # an ensemble: its members are evaluated beside it
+            member_probas = {k: teacher.member_probas(_texts(p)) for k, p in parts.items()}
+            for i, member in enumerate(teacher.members_):
+                key = f"teacher-member-{i}"
+                models[key], roles[key] = member, f"teacher member ({member.registry_name})"
+                probas[key] = {k: member_probas[k][i] for k in parts}
+            for k in parts:
+                teacher_proba[k] = teacher.combine_probas(member_probas[k])
+        else:
+            for name, part in parts.items():
+                teacher_proba[name] = teacher.predict_proba(_texts(part))
+        probas["teacher"] = {k: teacher_proba[k] for k in parts}
         for name, spec in config.students.items():
             _stage(
                 f"student {name!r}: {spec.type}, distilled (T={config.method.temperature}, alpha={config.method.alpha})"
@@ -303,7 +316,7 @@ def run_experiment(
                 hard = create(spec.type, _model_params(spec, config)).fit(x_tr, y_tr, classes=data.classes)
                 models[f"{name}-hard"], roles[f"{name}-hard"] = hard, "hard-label student"
         for name, model in models.items():
-            if name != "teacher":
+            if name not in probas:
                 probas[name] = {k: model.predict_proba(_texts(p)) for k, p in parts.items()}
 
         _stage("evaluation on held-out groups")
@@ -344,7 +357,7 @@ def run_experiment(
             _stage("throughput (one thread, side by side)")
             sample = _texts(data.test)[: ev.throughput_sample]
             for name, model in models.items():
-                texts = sample[:1000] if name == "teacher" else sample
+                texts = sample[:1000] if name.startswith("teacher") else sample
                 results[name]["events_per_s_1thread"] = round(events_per_second(model, texts), 1)
                 console.print(f"{name:>24}: {results[name]['events_per_s_1thread']:,.0f} events/s")
 
@@ -356,6 +369,8 @@ def run_experiment(
         bundles = {}
         fingerprint = data.fingerprint()
         for name, model in models.items():
+            if name.startswith("teacher-member-"):
+                continue  # saved inside the teacher's bundle
             bundle = run_dir / name
             model.save(bundle)
             update_manifest(

@@ -95,12 +95,13 @@ def test_byte_ids_equal_the_students_encoding(texts, max_len):
 def test_hashed_features_equal_the_students_transform(texts):
     from distilsec.students import HashedLinearStudent
 
-    student = HashedLinearStudent(n_features=2**10, ngram_range=(1, 3), max_chars=20)
-    x = student.transform(texts).toarray()
-    f = HashedFeatures(student.get_params())([_clean(t) for t in texts])
-    dense = np.zeros_like(x)
-    np.add.at(dense, (f["rows"], f["indices"]), f["values"])
-    assert np.allclose(dense, x) and f["n_rows"][0] == len(texts)
+    for analyzer in ("char", "word"):
+        student = HashedLinearStudent(n_features=2**10, ngram_range=(1, 3), max_chars=20, analyzer=analyzer)
+        x = student.transform(texts).toarray()
+        f = HashedFeatures(student.get_params())([_clean(t) for t in texts])
+        dense = np.zeros_like(x)
+        np.add.at(dense, (f["rows"], f["indices"]), f["values"])
+        assert np.allclose(dense, x) and f["n_rows"][0] == len(texts)
 
 
 def test_scoring_model_runtimes(exported):

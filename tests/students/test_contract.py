@@ -7,7 +7,7 @@ import pytest
 
 from distilsec.bundle import load_model
 from distilsec.errors import DataError, NotFittedError
-from distilsec.students import CharCNNStudent, HashedLinearStudent, SoftTargets
+from distilsec.students import CharCNNStudent, HashedLinearStudent, HTMLInspectorStudent, SoftTargets
 from distilsec.teachers import EncoderTeacher
 
 
@@ -17,6 +17,12 @@ def _factories(tiny_bert):
             max_len=64, embedding_dim=8, n_filters=8, hidden_dims=(16,), epochs=2, random_state=seed, device="cpu"
         ),
         "hashed_linear": lambda seed=0: HashedLinearStudent(n_features=2**12, epochs=2, random_state=seed),
+        "hashed_linear_word": lambda seed=0: HashedLinearStudent(
+            n_features=2**12, analyzer="word", ngram_range=(1, 2), epochs=2, random_state=seed
+        ),
+        "html_inspector": lambda seed=0: HTMLInspectorStudent(
+            n_features=64, n_chunks=4, hidden_dim=8, epochs=3, batch_size=16, random_state=seed, device="cpu"
+        ),
         "encoder": lambda seed=0: EncoderTeacher(
             model=str(tiny_bert),
             max_length=32,
@@ -29,7 +35,7 @@ def _factories(tiny_bert):
     }
 
 
-@pytest.fixture(params=["char_cnn", "hashed_linear", "encoder"])
+@pytest.fixture(params=["char_cnn", "hashed_linear", "hashed_linear_word", "html_inspector", "encoder"])
 def factory(request, tiny_bert):
     return _factories(tiny_bert)[request.param]
 
@@ -89,7 +95,16 @@ def test_odd_inputs_do_not_crash(factory, tiny_texts):
     assert proba.shape == (len(odd), 2) and np.isfinite(proba).all()
 
 
-@pytest.mark.parametrize("cls", [CharCNNStudent, HashedLinearStudent])
+def test_every_registered_student_is_in_the_contract_test(tiny_bert):
+    """A new ``*.v1`` student must be added to ``_factories`` (teachers and CVE models have their own tests)."""
+    from distilsec.registry import get_factory, registered
+
+    covered = {type(f()).registry_name for f in _factories(tiny_bert).values()}
+    students = {n for n in registered() if get_factory(n).__module__.startswith("distilsec.students.")}
+    assert students - {"tfidf_linear.v1"} <= covered
+
+
+@pytest.mark.parametrize("cls", [CharCNNStudent, HashedLinearStudent, HTMLInspectorStudent])
 def test_students_follow_soft_targets(cls, tiny_texts):
     """With alpha=1 the student learns the teacher's distribution, even against the hard labels."""
     texts, y, _ = tiny_texts
@@ -98,6 +113,8 @@ def test_students_follow_soft_targets(cls, tiny_texts):
     kw = {"epochs": 10, "batch_size": 16}
     if cls is CharCNNStudent:
         kw.update(max_len=64, embedding_dim=8, n_filters=8, hidden_dims=(16,), device="cpu")
+    elif cls is HTMLInspectorStudent:
+        kw.update(n_features=256, n_chunks=4, hidden_dim=16, epochs=20, lr=1e-2, device="cpu")
     else:
         kw.update(n_features=2**12)
     model = cls(**kw).fit(texts, inverted, soft_targets=SoftTargets(teacher, temperature=1.0, alpha=1.0))

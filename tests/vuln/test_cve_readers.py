@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from distilsec.data.cve_record import CveRecord, merge_records, normalise_cwe_id
 from distilsec.data.readers.cve5 import read_cve5
@@ -158,3 +160,18 @@ def test_merge_precedence_and_field_fill():
 )
 def test_normalise_cwe_id(value, expected):
     assert normalise_cwe_id(value) == expected
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300))
+def test_issue_5_cwe_csv_never_crashes(tmp_path, noise):
+    """The fuzzer found an uncaught ``csv.Error`` here (a lone CR inside an unquoted field)."""
+    from distilsec.data.readers.cwe import read_cwe_csv
+
+    bad = tmp_path / "1000.csv"
+    bad.write_bytes(b"CWE-ID,Name,Description\n79,Cross\rsite,x\n" + noise)
+    try:
+        catalog = read_cwe_csv(bad)
+    except DataError:
+        return
+    assert "CWE-79" in catalog.entries

@@ -16,6 +16,8 @@ from distilsec.cli.label import label_app
 from distilsec.cli.score import score
 from distilsec.cli.semisup import semisup_app
 from distilsec.cli.serve import serve
+from distilsec.cli.synth import synth
+from distilsec.cli.synth_tables import synth_tables
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 config_app = typer.Typer(no_args_is_help=True, help="Inspect run configs.")
@@ -29,6 +31,8 @@ app.command("cve")(cve_command)
 app.command("score")(score)
 app.command("export")(export)
 app.command("serve")(serve)
+app.command("synth")(synth)
+app.command("synth-tables", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(synth_tables)
 data_app.command("curate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(data_curate)
 
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}

@@ -37,5 +37,5 @@ def resolve_data_dir(explicit: str | Path | None = None, *, required: tuple[str,
     raise DataError(
         f"no data directory{need} found (tried: {'; '.join(tried)}). Pass --data-dir DIR, set "
         f"{ENV_VAR}=DIR, or set data.data_dir in the config. The layout is <DIR>/cmdline/raw/..., "
-        "<DIR>/url/urls.csv.gz (see the README's Data section)."
+        "<DIR>/url/urls.csv.gz, <DIR>/html/index.csv (see the README's Data section)."
     )

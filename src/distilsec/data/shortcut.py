@@ -11,6 +11,10 @@ escapes: no words, no tokens) and reports its test ROC AUC, once on the raw text
 normalised texts. AUC near 0.5 after normalisation means the format no longer gives the label away;
 above 0.9 the model can cheat. It also reports how well ``source`` alone and ``platform`` alone
 predict the label, which says how much any text feature correlated with source could leak.
+
+Tasks whose sides come from different *kinds* of documents can pass ``cues``: named single content
+cues (for HTML, :data:`HTML_CUES`: a password field, a form posting to ``.php``) whose test AUC alone
+says how far a model gets without learning anything else.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ __all__ = [
     "format_features",
     "FORMAT_FEATURES",
     "SYNTAX_FEATURES",
+    "HTML_CUES",
 ]
 
 _UPPER_BRACE = re.compile(r"\{[A-Z][A-Z0-9_]*(?::[^}\s]*)?\}")
@@ -99,6 +104,19 @@ SYNTAX_FEATURES = frozenset(
         "has_double_space",
     }
 )
+
+
+_PASSWORD_INPUT = re.compile(r"<input\b[^>]*\btype\s*=\s*[\"']?password", re.IGNORECASE)
+_FORM_PHP = re.compile(r"<form\b[^>]*\baction\s*=\s*[\"']?[^\"'\s>]*\.php\b", re.IGNORECASE)
+_SAVED_FROM = re.compile(r"<!--\s*saved from url", re.IGNORECASE)
+
+#: Single content cues of HTML pages that separate the shared data's phishing kits from its articles
+#: (see the HTML data README): each is audited alone, as the predictor a lazy model would learn.
+HTML_CUES: dict[str, Callable[[str], float]] = {
+    "password_input": lambda t: float(bool(_PASSWORD_INPUT.search(t))),
+    "form_action_php": lambda t: float(bool(_FORM_PHP.search(t))),
+    "saved_from_comment": lambda t: float(bool(_SAVED_FROM.search(t))),
+}
 
 
 def format_features(texts: Sequence[str]) -> np.ndarray:
@@ -190,6 +208,7 @@ def shortcut_audit(
     text_fn: Callable[[str], str] | None = None,
     positive: str | None = None,
     random_state: int = 0,
+    cues: dict[str, Callable[[str], float]] | None = None,
 ) -> dict[str, Any]:
     """Test AUC of format-only models (raw vs normalised texts) and of source / platform alone.
 
@@ -203,13 +222,15 @@ def shortcut_audit(
     positive : the positive class; default: every label other than ``"benign"`` (so URL labels
         phishing / malware / spam count as positive), or the second of exactly two labels.
     random_state : seed of the decision tree.
+    cues : named content cues (text -> number), each audited alone on the raw texts (e.g. :data:`HTML_CUES`).
 
     Returns
     -------
     dict
         JSON-ready: ``n_train``, ``n_test``, ``positive``, ``test_positive_rate``, ``features``,
         ``format_raw`` and ``format_normalised`` (``auc``, ``accuracy``, ``balanced_accuracy``,
-        ``top_features``), ``source_only``, ``platform_only`` (``auc``, ...). An AUC is ``None``
+        ``top_features``), ``source_only``, ``platform_only`` (``auc``, ...), and ``cues`` (name ->
+        ``auc``, ..., ``test_rate_positive``, ``test_rate_negative``) when given. An AUC is ``None``
         when test holds one class only.
 
     Notes
@@ -247,6 +268,16 @@ def shortcut_audit(
     out["platform_only"] = _category_model(
         [ex.platform for ex in train_raw], y_tr, [ex.platform for ex in test_raw], y_te
     )
+    if cues:
+        out["cues"] = {}
+        for name, fn in cues.items():
+            v_tr = [str(fn(ex.text)) for ex in train_raw]
+            v_te = [fn(ex.text) for ex in test_raw]
+            res = _category_model(v_tr, y_tr, [str(v) for v in v_te], y_te)
+            on = np.array([v > 0 for v in v_te])
+            res["test_rate_positive"] = round(float(on[y_te == 1].mean()), 4) if (y_te == 1).any() else None
+            res["test_rate_negative"] = round(float(on[y_te == 0].mean()), 4) if (y_te == 0).any() else None
+            out["cues"][name] = res
     return out
 
 
@@ -277,6 +308,7 @@ def format_shortcut_markdown(audit: dict[str, Any]) -> str:
     if "format_normalised" in audit:
         rows.append(("format only, normalised text", audit["format_normalised"]))
     rows += [("source only", audit.get("source_only")), ("platform only", audit.get("platform_only"))]
+    rows += [(f"cue `{name}` only", r) for name, r in audit.get("cues", {}).items()]
     lines = [
         "| predictor | test ROC AUC | accuracy | AUC, syntax features only | top features |",
         "| --- | --- | --- | --- | --- |",
@@ -285,6 +317,8 @@ def format_shortcut_markdown(audit: dict[str, Any]) -> str:
         if not r:
             continue
         top = ", ".join(r.get("top_features", [])) or "-"
+        if r.get("test_rate_positive") is not None and r.get("test_rate_negative") is not None:
+            top = f"present in {r['test_rate_positive']:.0%} of positives, {r['test_rate_negative']:.0%} of negatives"
         syn = _fmt(r["syntax_only_auc"]) if "syntax_only_auc" in r else "-"
         lines.append(f"| {name} | {_fmt(r.get('auc'))} | {_fmt(r.get('accuracy'))} | {syn} | {top} |")
     main = audit.get("format_normalised") or audit.get("format_raw") or {}
@@ -295,4 +329,15 @@ def format_shortcut_markdown(audit: dict[str, Any]) -> str:
         f"{audit.get('n_test')} test examples ({audit.get('test_positive_rate', 0):.1%} positive in test).",
         f"Interpretation ({which} text): {_verdict(main.get('auc'))}",
     ]
+    scored = [(r["auc"], name) for name, r in audit.get("cues", {}).items() if r.get("auc") is not None]
+    if scored:
+        auc, name = max(scored)
+        lines.append(
+            f"Strongest single content cue: `{name}` (test AUC {auc:.3f})"
+            + (
+                ": a model can get far on this cue alone; per-source results matter more than the aggregate."
+                if auc > 0.8
+                else "."
+            )
+        )
     return "\n".join(lines)

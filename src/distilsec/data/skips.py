@@ -17,10 +17,15 @@ class SkipCounter:
 
     Readers take an optional ``skips`` argument; the run report prints ``skips.counts`` so that a user
     sees how many records were dropped and why.
+
+    Records that were *kept but changed* (a page cut at the size cap, NUL bytes replaced) are counted
+    apart, with :meth:`note`, in ``notes``: they are not skips, so ``total`` and ``as_dict`` leave them out,
+    but a user still sees how often the reader altered what it read.
     """
 
     max_logged_per_reason: int = 5
     counts: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)
 
     def skip(self, reason: str, where: str = "") -> None:
         """Record one skipped record; ``reason`` is a short stable key, ``where`` says file:line."""
@@ -28,9 +33,20 @@ class SkipCounter:
         if self.counts[reason] <= self.max_logged_per_reason:
             log.warning("skipped record (%s)%s", reason, f" at {where}" if where else "")
 
+    def note(self, reason: str, where: str = "") -> None:
+        """Record one record that was kept but altered (e.g. ``page_truncated``); logged like a skip."""
+        self.notes[reason] += 1
+        if self.notes[reason] <= self.max_logged_per_reason:
+            log.info("kept record, altered (%s)%s", reason, f" at {where}" if where else "")
+
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
     def as_dict(self) -> dict[str, int]:
+        """Skips by reason (notes are not skips: see :meth:`notes_dict`)."""
         return dict(sorted(self.counts.items()))
+
+    def notes_dict(self) -> dict[str, int]:
+        """Kept-but-altered records by reason."""
+        return dict(sorted(self.notes.items()))

@@ -43,6 +43,22 @@ def _cmdline_raw(root: Path, sources: list[str], substitute: bool, skips: SkipCo
         yield from reader(path, skips=skips, **kwargs)
 
 
+def _html_pages(data: object, explicit: str | Path | None, skips: SkipCounter) -> Iterator[Example]:
+    """The html task: ``data.path`` (an index CSV or a folder of pages), else ``<data>/html/index.csv``."""
+    from distilsec.data import readers
+
+    path = data.path  # type: ignore[attr-defined]
+    if path:
+        p = Path(path).expanduser()
+        stream = readers.read_html_dir(p, skips=skips) if p.is_dir() else readers.read_html_index(p, skips=skips)
+    else:
+        root = resolve_data_dir(explicit, required=("html",))
+        stream = readers.read_html_index(root / "html" / "index.csv", skips=skips)
+    if data.sources:  # type: ignore[attr-defined]
+        stream = (e for e in stream if e.source in data.sources)  # type: ignore[attr-defined]
+    return stream
+
+
 def load_examples(
     data: object, *, data_dir: str | Path | None = None, skips: SkipCounter | None = None
 ) -> list[Example]:
@@ -68,6 +84,8 @@ def load_examples(
         stream = readers.read_url_csv(root / "url" / "urls.csv.gz", skips=skips)
         if data.sources:  # type: ignore[attr-defined]
             stream = (e for e in stream if e.source in data.sources)  # type: ignore[attr-defined]
+    elif task == "html":
+        stream = _html_pages(data, explicit, skips)
     elif task == "table":
         if not data.path:  # type: ignore[attr-defined]
             raise DataError("data.task 'table' needs data.path (a CSV, JSONL or Parquet file)")

@@ -64,7 +64,7 @@ def byte_ids(texts: Sequence[str], max_len: int, *, trim: bool = False) -> np.nd
 
 
 class HashedFeatures:
-    """Hashed character n-grams exactly as ``HashedLinearStudent.transform``, as (indices, values, rows).
+    """Hashed n-grams exactly as ``HashedLinearStudent.transform``, as (indices, values, rows).
 
     The sparse matrix is handed to ONNX in coordinate form: the graph gathers the weight rows of the
     non-zero buckets, scales them and sums them per text, so it never builds a dense (n, 2**18) input.
@@ -73,15 +73,16 @@ class HashedFeatures:
     def __init__(self, params: dict[str, Any]) -> None:
         from sklearn.feature_extraction.text import HashingVectorizer
 
+        from distilsec._internal.tokens import hashing_vectorizer_params
+
         self.max_chars = int(params.get("max_chars", 512))
         self.vectorizer = HashingVectorizer(
-            analyzer="char",
-            ngram_range=tuple(params.get("ngram_range", (1, 4))),
-            n_features=int(params.get("n_features", 2**18)),
-            alternate_sign=False,
-            norm="l2",
-            lowercase=bool(params.get("lowercase", True)),
-            dtype=np.float32,
+            **hashing_vectorizer_params(
+                str(params.get("analyzer", "char")),
+                tuple(params.get("ngram_range", (1, 4))),
+                int(params.get("n_features", 2**18)),
+                bool(params.get("lowercase", True)),
+            )
         )
 
     def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:

@@ -3,6 +3,7 @@
 from distilsec.students.base import SoftTargets
 from distilsec.students.char_cnn import CharCNNStudent
 from distilsec.students.hashed_linear import HashedLinearStudent
+from distilsec.students.html_inspector import HTMLInspectorStudent
 from distilsec.students.tfidf_linear import TfidfLinearStudent
 
-__all__ = ["CharCNNStudent", "HashedLinearStudent", "SoftTargets", "TfidfLinearStudent"]
+__all__ = ["CharCNNStudent", "HashedLinearStudent", "HTMLInspectorStudent", "SoftTargets", "TfidfLinearStudent"]

@@ -83,9 +83,10 @@ def train_torch_classifier(
     module.to(device).train()
     opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = (n + batch_size - 1) // batch_size
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=lr, total_steps=max(1, epochs * steps_per_epoch), pct_start=0.1
-    )
+    total_steps = max(1, epochs * steps_per_epoch)
+    # OneCycleLR divides by (pct_start * total_steps - 1), which is exactly 0 for 10 steps at 0.1
+    pct_start = 0.1 if total_steps != 10 else 0.15
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps, pct_start=pct_start)
     y_t = torch.as_tensor(y, dtype=torch.long)
     soft_t = torch.as_tensor(soft_targets.softened()) if soft_targets is not None else None
     w_t = torch.as_tensor(sample_weight, dtype=torch.float32) if sample_weight is not None else None

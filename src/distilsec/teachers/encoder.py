@@ -72,6 +72,11 @@ class EncoderTeacher(ClassifierMixin):
     max_train_samples : class-balanced training budget (CPU time is the constraint); ``None`` = all.
     prior_correction : re-weight output probabilities from the balanced training prior back to the
         class prior of the full labelled set, so soft targets are not biased toward the minority class.
+    text_view : what the encoder reads of each text: ``"raw"`` (the text itself) or ``"html"`` (the
+        page's title, form controls and visible text, :func:`~distilsec.data.html_text.html_view`, cut to
+        ``8 * max_length`` characters). Raw HTML fills a 256-token window with ``<head>`` boilerplate
+        that a phishing page and a news article share; the view puts what differs into the window.
+        The view is a parameter, so it is saved in the bundle and applied again when scoring.
     random_state, device : as for students.
 
     Attributes
@@ -90,6 +95,7 @@ class EncoderTeacher(ClassifierMixin):
         warmup_ratio: float = 0.06,
         max_train_samples: int | None = 6000,
         prior_correction: bool = True,
+        text_view: str = "raw",
         random_state: int = 0,
         device: str = "auto",
     ) -> None:
@@ -102,6 +108,7 @@ class EncoderTeacher(ClassifierMixin):
         self.warmup_ratio = warmup_ratio
         self.max_train_samples = max_train_samples
         self.prior_correction = prior_correction
+        self.text_view = text_view
         self.random_state = random_state
         self.device = device
 
@@ -115,6 +122,15 @@ class EncoderTeacher(ClassifierMixin):
         kwargs = {"num_labels": n_classes} if n_classes is not None else {}
         self.tokenizer_ = AutoTokenizer.from_pretrained(source)
         self.model_ = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True, **kwargs)
+
+    def _view(self, texts: list[str]) -> list[str]:
+        """The texts as the encoder reads them (see ``text_view``)."""
+        from distilsec.data.html_text import apply_view
+
+        try:
+            return apply_view(self.text_view, texts, 8 * self.max_length)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def _tokenize(self, texts: Sequence[str], device: torch.device) -> dict[str, torch.Tensor]:
         enc = self.tokenizer_(
@@ -136,7 +152,7 @@ class EncoderTeacher(ClassifierMixin):
         sample_weight: np.ndarray | None = None,
     ) -> EncoderTeacher:
         """Fine-tune the pretrained encoder (plus a new classification head) on labelled texts."""
-        texts = self._check_texts(texts)
+        texts = self._view(self._check_texts(texts))
         self.classes_, y_idx = encode_labels(y, classes)
         k = len(self.classes_)
         rng = np.random.default_rng(self.random_state)
@@ -178,7 +194,7 @@ class EncoderTeacher(ClassifierMixin):
     @torch.inference_mode()
     def predict_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         self._check_fitted()
-        texts = self._check_texts(texts)
+        texts = self._view(self._check_texts(texts))
         dev = next(self.model_.parameters()).device
         order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths pad less
         out = np.zeros((len(texts), len(self.classes_)), dtype=np.float64)

@@ -125,3 +125,27 @@ def test_cross_split_near_duplicates_are_removed_from_val_and_test() -> None:
 def test_cross_split_with_empty_parts() -> None:
     kept, removed = drop_cross_split_near_duplicates([], {"test": [ex("a")]})
     assert removed == {"test": 0} and len(kept["test"]) == 1
+
+
+def test_shingle_cap_reads_only_the_start_of_long_texts() -> None:
+    head = "<html><head>" + "".join(f"<meta name=k{i} content=v{i}>" for i in range(200))
+    a = ex(head + " ".join(f"weather{i} report{i * 7}" for i in range(600)))
+    b = ex(head + " ".join(f"football{i} market{i * 3}" for i in range(600)))
+    assert len(head) > 4000
+    whole = curate([a, b], near_dup_threshold=0.9)
+    capped = curate([a, b], near_dup_threshold=0.9, shingle_max_chars=3000)
+    assert whole.report["near_duplicates_removed"] == 0
+    assert capped.report["near_duplicates_removed"] == 1  # the same first 3,000 characters
+    assert "first 3000 characters" in capped.report["near_duplicates"]["shingle"]
+    kept, removed = drop_cross_split_near_duplicates([a], {"test": [b]}, shingle_max_chars=3000)
+    assert removed == {"test": 1} and kept["test"] == []
+    # short texts do not change meaning under a cap
+    assert shingles(LONG, max_chars=65536) == shingles(LONG)
+
+
+def test_skip_counter_notes_are_not_skips() -> None:
+    skips = SkipCounter()
+    skips.note("page_truncated", "a.html")
+    skips.skip("empty_page", "b.html")
+    assert skips.total == 1 and skips.as_dict() == {"empty_page": 1}
+    assert skips.notes_dict() == {"page_truncated": 1}

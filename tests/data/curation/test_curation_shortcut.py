@@ -93,3 +93,21 @@ def test_bad_inputs() -> None:
     weird = [Example("a", "x"), Example("b", "y"), Example("c", "z")]
     with pytest.raises(DataError):
         shortcut_audit(weird, weird)
+
+
+def test_html_cues_are_audited_one_by_one() -> None:
+    from distilsec.data.shortcut import HTML_CUES
+
+    def page(i: int, bad: bool) -> Example:
+        form = '<form action="post.php"><input type="password" name=p></form>' if bad else "<p>article</p>"
+        return Example(f"<html>{i} {form}</html>", "phishing" if bad else "benign", group=f"g{i}", source="s")
+
+    train = [page(i, i % 2 == 1) for i in range(40)]
+    test = [page(i, i % 2 == 1) for i in range(40, 60)]
+    audit = shortcut_audit(train, test, cues=HTML_CUES)
+    assert audit["cues"]["password_input"]["auc"] == 1.0
+    assert audit["cues"]["password_input"]["test_rate_positive"] == 1.0
+    assert audit["cues"]["saved_from_comment"]["auc"] == 0.5
+    md = format_shortcut_markdown(audit)
+    assert "cue `password_input` only" in md and "Strongest single content cue: `password_input`" in md
+    json.dumps(audit)

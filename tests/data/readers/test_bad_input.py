@@ -31,6 +31,8 @@ MISSING: list[tuple[str, Reader, str]] = [
     ("table", readers.read_table, "CSV"),
     ("url_list", lambda p, **kw: readers.read_url_list(p, "benign", "x", **kw), "per line"),
     ("iscx", lambda p, **kw: readers.read_iscx_csv(p, "benign", **kw), "URLs"),
+    ("html_index", readers.read_html_index, "index.csv"),
+    ("html_dir", readers.read_html_dir, ".html"),
 ]
 
 

@@ -9,6 +9,7 @@ raised when the reader is called.
 from distilsec.data.readers.atomic_red_team import read_atomic_red_team, substitute_arguments
 from distilsec.data.readers.commands_jsonl import read_commands_jsonl
 from distilsec.data.readers.gtfobins import read_gtfobins
+from distilsec.data.readers.html import decode_html, read_html_dir, read_html_index, read_html_page
 from distilsec.data.readers.lolbas import read_lolbas
 from distilsec.data.readers.loobins import read_loobins
 from distilsec.data.readers.nl2bash import read_nl2bash
@@ -38,6 +39,10 @@ __all__ = [
     "read_phishtank_csv",
     "read_iscx_csv",
     "read_table",
+    "read_html_index",
+    "read_html_dir",
+    "read_html_page",
+    "decode_html",
     "registrable_domain",
     "url_parts",
     "substitute_arguments",

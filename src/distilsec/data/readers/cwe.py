@@ -202,10 +202,15 @@ def read_cwe_csv(paths: str | Path | Iterable[str | Path]) -> CweCatalog:
     for p in files:
         with open_binary(p) as f:
             text = f.read().decode("utf-8-sig", errors="replace")
-        reader = csv.DictReader(io.StringIO(text))
-        if reader.fieldnames is None or "CWE-ID" not in reader.fieldnames:
-            raise DataError(f"{p} is not a MITRE CWE CSV export (no 'CWE-ID' column; found {reader.fieldnames})")
-        for row in reader:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        try:
+            fieldnames = list(reader.fieldnames or [])
+            rows = list(reader)
+        except csv.Error as exc:  # e.g. a stray carriage return inside an unquoted field
+            raise DataError(f"{p} is not a readable CSV file: {exc}") from None
+        if "CWE-ID" not in fieldnames:
+            raise DataError(f"{p} is not a MITRE CWE CSV export (no 'CWE-ID' column; found {fieldnames})")
+        for row in rows:
             cid = normalise_cwe_id(row.get("CWE-ID"))
             if cid is None or cid in entries:
                 continue

@@ -1,9 +1,10 @@
-"""What every LLM backend does: one chat prompt in, label-word log-probabilities out.
+"""What every LLM backend does: one chat prompt in, label-word log-probabilities (or a sampled answer) out.
 
 Two backends implement it: :class:`~distilsec.teachers.llm.llamacpp.LlamaCppBackend` (llama.cpp in
 this process) and :class:`~distilsec.teachers.llm.endpoint.EndpointBackend` (any OpenAI-compatible
 server: vLLM, Ollama, the llama.cpp server, hosted APIs). A teacher never needs to know which one
-it talks to, and the ledger keys answers by ``model_id``.
+it talks to, and the ledger keys answers by ``model_id``. Besides scoring label words (``label``), a
+backend writes text (``generate``): the synthetic-data generators ask it for new examples.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from distilsec.teachers.labelling import CallResult
 
-__all__ = ["LLMBackend", "Messages", "make_answer"]
+__all__ = ["LLMBackend", "Messages", "make_answer", "make_generation"]
 
 Messages = list[dict[str, str]]
 
@@ -32,6 +33,20 @@ class LLMBackend(Protocol):
 
     def label(self, messages: Messages, label_words: Sequence[str]) -> CallResult:
         """One call: the answer holds ``logprobs`` (one per label word, ``None`` if unseen) and ``text``."""
+        ...
+
+    def generate(
+        self,
+        messages: Messages,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.8,
+        top_p: float = 0.95,
+        seed: int = 0,
+        stop: Sequence[str] = (),
+    ) -> CallResult:
+        """One sampled chat completion: the answer holds ``text`` and ``finish_reason`` (see
+        :func:`make_generation`). ``seed`` fixes the sampler, so one prompt and seed give one answer."""
         ...
 
     def count_tokens(self, messages: Messages) -> int:
@@ -57,3 +72,12 @@ def make_answer(
         "mode": mode,
         "floor": None if floor is None else round(float(floor), 6),
     }
+
+
+def make_generation(text: str, finish_reason: str | None) -> dict[str, object]:
+    """The JSON answer of a ``generate`` call stored in the ledger: the raw completion and why it stopped.
+
+    The raw text is stored, not the extracted example: extraction rules can change without paying for
+    the calls again (distilabel keeps raw output for the same reason).
+    """
+    return {"text": text, "finish_reason": finish_reason}

@@ -5,6 +5,8 @@ label-word probabilities from the returned candidates (:func:`~distilsec.teacher
 For servers that return no log-probabilities, ``mode="json"`` constrains the answer with a JSON schema
 (``{"label": <one of the label words>}``) and turns the parsed label into a near one-hot answer; a reply
 that still does not parse is kept as raw text with ``logprobs`` set to ``None`` (counted, never guessed).
+``generate`` asks for a sampled completion (temperature, top-p, seed, stop sequences) with the same
+timeout and retries; it is what the synthetic-data generators call.
 
 Notes
 -----
@@ -25,7 +27,7 @@ from typing import Any
 
 from distilsec.errors import ConfigError, DistilsecError
 from distilsec.teachers.labelling import CallResult
-from distilsec.teachers.llm.backend import Messages, make_answer
+from distilsec.teachers.llm.backend import Messages, make_answer, make_generation
 from distilsec.teachers.llm.prompts import label_logprobs, token_matches
 
 __all__ = ["EndpointBackend", "EndpointError"]
@@ -151,6 +153,52 @@ class EndpointBackend:
         else:
             answer = make_answer(_parse_json_label(text, label_words), text, "json")
         return CallResult(answer, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)), seconds)
+
+    def generate(
+        self,
+        messages: Messages,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.8,
+        top_p: float = 0.95,
+        seed: int = 0,
+        stop: Sequence[str] = (),
+    ) -> CallResult:
+        """One sampled completion (``seed`` is passed on; servers that honour it answer reproducibly).
+
+        Raises
+        ------
+        EndpointError
+            The server refused, timed out after the retries, or answered without a choice.
+        """
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": int(max_tokens),
+            "temperature": float(temperature),
+            "top_p": float(top_p),
+            "seed": int(seed),
+        }
+        if stop:
+            body["stop"] = list(stop)[:4]  # OpenAI accepts at most four stop sequences
+        t0 = time.perf_counter()
+        reply = self._post(body)
+        seconds = time.perf_counter() - t0
+        if not isinstance(reply, dict):
+            raise EndpointError(f"unexpected reply (not a JSON object): {str(reply)[:300]}")
+        usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
+        try:
+            choice = reply["choices"][0]
+            text = choice.get("message", {}).get("content")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise EndpointError(f"unexpected reply (no choices): {str(reply)[:300]}") from None
+        finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+        return CallResult(
+            make_generation(text if isinstance(text, str) else "", finish if isinstance(finish, str) else None),
+            int(usage.get("prompt_tokens", 0) or 0),
+            int(usage.get("completion_tokens", 0) or 0),
+            seconds,
+        )
 
     def count_tokens(self, messages: Messages) -> int:
         """An estimate (the server's tokenizer is not at hand): ~3.5 characters per token."""
