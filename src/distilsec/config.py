@@ -206,19 +206,33 @@ def _read_mapping(path: Path) -> dict[str, Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Set ``section.key`` (dotted) values; values given as strings are parsed as YAML scalars."""
+    """Set ``section.key`` (dotted) values; values given as strings are parsed as YAML scalars.
+
+    A number addresses an item of a list: ``teacher.members.0.epochs`` is the first ensemble member's.
+    """
     out = copy.deepcopy(data)
     for dotted, value in overrides.items():
         if isinstance(value, str):
             value = yaml.safe_load(value) if value != "" else value
-        node = out
+        node: Any = out
         *parents, leaf = dotted.split(".")
         for p in parents:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
+            node = _list_item(node, p, dotted) if isinstance(node, list) else node.setdefault(p, {})
+            if not isinstance(node, dict | list):
                 raise ConfigError(f"override {dotted!r}: {p!r} is not a section")
-        node[leaf] = value
+        if isinstance(node, list):
+            index = int(leaf) if leaf.isdigit() else -1
+            _list_item(node, leaf, dotted)
+            node[index] = value
+        else:
+            node[leaf] = value
     return out
+
+
+def _list_item(items: list[Any], key: str, dotted: str) -> Any:
+    if not key.isdigit() or int(key) >= len(items):
+        raise ConfigError(f"override {dotted!r}: {key!r} is not an index of a list of {len(items)} items")
+    return items[int(key)]
 
 
 def _format_error(exc: ValidationError) -> str:

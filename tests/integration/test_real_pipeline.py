@@ -72,9 +72,9 @@ def test_smoke_run_on_real_cmdline(tmp_path, tiny_bert, real_data):
     overrides = {
         "data.data_dir": str(real_data),
         "data.max_examples": 3000,
-        "teacher.model": str(tiny_bert),
-        "teacher.max_train_samples": 300,
-        "teacher.max_length": 32,
+        "teacher.members.0.model": str(tiny_bert),
+        "teacher.members.0.max_train_samples": 300,
+        "teacher.members.0.max_length": 32,
         "noise.rates": [0.3],
         "students.student.epochs": 1,
         "students.linear.epochs": 1,

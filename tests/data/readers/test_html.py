@@ -283,3 +283,11 @@ def test_read_page_reports_truncation(tmp_path: Path) -> None:
     assert info["truncated"] is False and info["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     with pytest.raises(DataError):
         readers.read_html_page(tmp_path / "missing.html")
+
+
+def test_bad_max_bytes_is_an_error_at_call_time(tmp_path: Path) -> None:
+    index = _write_index(tmp_path, [{"id": "a"}])
+    with pytest.raises(DataError, match="max_bytes"):
+        readers.read_html_index(index, max_bytes=0)
+    with pytest.raises(DataError, match="max_bytes"):
+        readers.read_html_dir(tmp_path, max_bytes=-1)

@@ -239,9 +239,13 @@ def read_html_page(path: str | Path, *, max_bytes: int = DEFAULT_MAX_PAGE_BYTES)
     }
 
 
-def _read_page(path: Path, max_bytes: int) -> _Page:
+def _check_max_bytes(max_bytes: int) -> None:
     if max_bytes < 1:
         raise DataError(f"max_bytes must be >= 1, got {max_bytes}")
+
+
+def _read_page(path: Path, max_bytes: int) -> _Page:
+    _check_max_bytes(max_bytes)
     try:
         raw, truncated = _read_capped(path, max_bytes)
     except DataError:
@@ -381,6 +385,7 @@ def read_html_index(
     (``../``) is skipped as ``unsafe_path``: an index is data, and data must not choose what is read.
     """
     p = need_file(path, "HTML index", "index.csv with columns " + ",".join(HTML_INDEX_COLUMNS))
+    _check_max_bytes(max_bytes)
     return _iter_html_index(p, counter(skips), max_bytes, tuple(group_by), verify_sha256)
 
 
@@ -520,6 +525,7 @@ def read_html_dir(
         When ``path`` is missing or not a folder (at call time).
     """
     root = need_dir(path, "HTML folder", "a folder of .html / .htm files, e.g. phishing/ and benign/ subfolders")
+    _check_max_bytes(max_bytes)
     return _iter_html_dir(root, label, counter(skips), max_bytes, source or root.resolve().name)
 
 
