@@ -52,8 +52,14 @@ def _attack_key(by: str, names: Sequence[str]) -> Callable[[Example], str]:
             return m.group(1).lower() if m else ""
 
         return mentioned
-    if by == "brand":
-        return lambda ex: k if (k := str(ex.meta.get("brand") or ex.group).lower()) in wanted else ""
+    if by == "brand":  # a generated page's brand is the one it was re-skinned for
+
+        def brand(ex: Example) -> str:
+            target = (ex.meta.get("provenance") or {}).get("target_brand")
+            k = str(ex.meta.get("brand") or target or ex.group).lower()
+            return k if k in wanted else ""
+
+        return brand
     return lambda ex: k if (k := str(ex.group).lower()) in wanted else ""
 
 
@@ -133,6 +139,10 @@ def run_synth_tables(config: SynthConfig, *, out: str | Path, data_dir: str | Pa
     student = s.student or next(iter(config.students), None)
     if student not in config.students:
         raise ConfigError(f"synth.student {student!r} is not a key of students ({list(config.students)})")
+    if config.run.threads:  # as ``distilsec run`` does
+        import torch
+
+        torch.set_num_threads(config.run.threads)
     t0 = time.perf_counter()
 
     console.rule("[bold cyan]data: read, curate, split; hold out whole attacks")

@@ -25,8 +25,18 @@ MAX_REJECTED_TEXT = 4000
 
 
 def _short(text: str | None, n: int) -> str:
+    """One line of at most ``n`` characters; a page is shown as what a reader sees of it.
+
+    The first 240 characters of a kit page are its licence comment and ``<head>``: identical for seed and
+    variant. The title, form controls and visible text (:func:`~distilsec.data.html_text.html_view`) are
+    what a re-skin changes, so that is what the report shows.
+    """
     if text is None:
         return ""
+    if text.lstrip()[:1] == "<":
+        from distilsec.data.html_text import html_view
+
+        text = "[page] " + html_view(text, max_chars=4 * n)
     one = " ".join(text.split())
     return one if len(one) <= n else one[:n] + "..."
 

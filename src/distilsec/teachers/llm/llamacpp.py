@@ -101,6 +101,7 @@ class LlamaCppBackend:
         )
         self.reuse_prefix = reuse_prefix
         self._cached: list[int] = []
+        self.last_reused = 0  # prompt tokens of the latest call read from the key-value cache
         self._label_ids: dict[tuple[str, ...], list[np.ndarray]] = {}
         self._pieces: list[str] | None = None
 
@@ -151,6 +152,7 @@ class LlamaCppBackend:
             self.llm.reset()
             common = 0
         self.llm.n_tokens = common
+        self.last_reused = common
         self.llm.eval(tokens[common:])
         self._cached = list(tokens)
         logits = np.ctypeslib.as_array(self.llm._ctx.get_logits_ith(-1), shape=(self.llm.n_vocab(),))
@@ -161,7 +163,6 @@ class LlamaCppBackend:
     def label(self, messages: Messages, label_words: Sequence[str]) -> CallResult:
         t0 = time.perf_counter()
         tokens = self.tokens(messages)
-        before = len(self._cached)
         lp = self._next_token_logprobs(tokens)
         ids = self.label_token_ids(label_words)
         per_label = []
@@ -172,7 +173,7 @@ class LlamaCppBackend:
         top = int(lp.argmax())
         text = self._vocab_pieces()[top]
         seconds = time.perf_counter() - t0
-        log.debug("llama.cpp call: %d tokens (%d reused) in %.2f s", len(tokens), min(before, len(tokens)), seconds)
+        log.debug("llama.cpp call: %d tokens (%d reused) in %.2f s", len(tokens), self.last_reused, seconds)
         return CallResult(make_answer(per_label, text, "logprobs"), prompt_tokens=len(tokens), seconds=seconds)
 
     def generate(
