@@ -46,6 +46,7 @@ def test_llm_eval_reports_bias_before_and_after(tmp_path):
     cal = res["calibration"]
     assert set(cal) == {"none", "contextual", "bias", "affine"}
     before, after = cal["none"], cal["affine"]
+    assert all(0.0 <= cal[m]["auc_within_folds"] <= 1.0 for m in cal)
     assert before["predicted_share"]["malicious"] > before["true_share"]["malicious"] + 0.2  # the fake's bias
     assert abs(after["predicted_share"]["malicious"] - after["true_share"]["malicious"]) < 0.15
     assert after["fpr"] < before["fpr"]

@@ -164,3 +164,39 @@ def test_carve_keeps_groups_whole_even_with_two_labels():
     chosen, rest = carve_by_group(exs, 30, random_state=0)
     assert {e.group for e in chosen}.isdisjoint({e.group for e in rest})
     assert len(chosen) + len(rest) == len(exs) and 24 <= len(chosen) <= 36
+
+
+def test_cap_per_group_keeps_groups_whole_and_small():
+    from distilsec.data.example import Example
+    from distilsec.experiments.data import cap_per_group
+
+    exs = [Example(text=f"t{i}", label="a", group=f"g{i % 3}" if i < 30 else f"solo{i}") for i in range(40)]
+    capped = cap_per_group(exs, 4, random_state=0)
+    sizes = {}
+    for ex in capped:
+        sizes[ex.group] = sizes.get(ex.group, 0) + 1
+    assert sizes == {"g0": 4, "g1": 4, "g2": 4, **{f"solo{i}": 1 for i in range(30, 40)}}
+    assert [ex.id for ex in capped] == [ex.id for ex in exs if ex in capped]  # input order kept
+    assert [ex.id for ex in cap_per_group(exs, 4, random_state=0)] == [ex.id for ex in capped]
+    assert cap_per_group(exs, 100, random_state=0) == exs
+
+
+def test_max_per_group_in_the_experiment(tmp_path):
+    from distilsec.experiments.data import prepare_semisup_data
+
+    cfg = _config(tmp_path, max_per_group=2)
+    data = prepare_semisup_data(cfg)
+    for part in (data.labelled, data.pool, data.val, data.test):
+        sizes = {}
+        for ex in part:
+            sizes[ex.group] = sizes.get(ex.group, 0) + 1
+        assert max(sizes.values()) <= 2
+    assert data.report["max_per_group"]["cap"] == 2
+    assert data.report["largest_groups"]["test"]["top5_share"] <= 1.0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "data: {task: url}\nteacher: {type: encoder.v1}\nstudents: {s: {type: hashed_linear.v1}}\n"
+        "semisup: {max_per_group: 0}\n"
+    )
+    with pytest.raises(ConfigError, match="max_per_group"):
+        load_semisup_config(bad)

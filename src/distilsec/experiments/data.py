@@ -21,7 +21,7 @@ from distilsec.data.subsample import cap_by_group
 from distilsec.errors import ConfigError, DataError
 from distilsec.experiments.config import SemisupConfig
 
-__all__ = ["SemisupData", "prepare_semisup_data", "read_ut1_categories", "carve_by_group"]
+__all__ = ["SemisupData", "prepare_semisup_data", "read_ut1_categories", "carve_by_group", "cap_per_group"]
 
 log = logging.getLogger("distilsec.semisup")
 
@@ -54,6 +54,25 @@ def carve_by_group(examples: list[Example], n: int, random_state: int) -> tuple[
         chosen = chosen + straddling
         ids |= {ex.id for ex in straddling}
     return chosen, [ex for ex in examples if ex.id not in ids]
+
+
+def cap_per_group(examples: list[Example], k: int, random_state: int) -> list[Example]:
+    """At most ``k`` examples of each group (a seeded random choice inside the group), in input order.
+
+    Groups stay whole on their side of every split (only their size shrinks), so capping never
+    leaks a site across splits; it keeps a handful of large sites from dominating a split.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(random_state)
+    by_group: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        by_group.setdefault(ex.group or ex.id, []).append(i)
+    keep: set[int] = set()
+    for g in sorted(by_group):
+        rows = by_group[g]
+        keep.update(rows if len(rows) <= k else rng.choice(rows, size=k, replace=False).tolist())
+    return [ex for i, ex in enumerate(examples) if i in keep]
 
 
 def read_ut1_categories(
@@ -151,6 +170,16 @@ def prepare_semisup_data(config: SemisupConfig, *, data_dir: str | Path | None =
             prepared.report,
             prepared.preprocess,
         )
+    if s.max_per_group is not None:
+        before = {"train": len(train), "val": len(val), "test": len(test)}
+        train, val, test = (
+            cap_per_group(part, s.max_per_group, config.run.seed + i) for i, part in enumerate((train, val, test))
+        )
+        report["max_per_group"] = {
+            "cap": s.max_per_group,
+            "removed": {k: before[k] - len(v) for k, v in (("train", train), ("val", val), ("test", test))},
+        }
+        log.info("max_per_group %d: removed %s", s.max_per_group, report["max_per_group"]["removed"])
     if len(train) < s.labelled + 10:
         raise DataError(f"the training split has {len(train)} examples, too few for semisup.labelled={s.labelled}")
     labelled, rest = carve_by_group(train, s.labelled, config.run.seed)
@@ -161,6 +190,14 @@ def prepare_semisup_data(config: SemisupConfig, *, data_dir: str | Path | None =
     groups = {name: {ex.group or ex.id for ex in part} for name, part in (("labelled", labelled), ("pool", pool))}
     if groups["labelled"] & groups["pool"]:
         raise DataError("internal error: a group is in both the labelled set and the pool")
+    biggest = {}
+    for name, part in (("labelled", labelled), ("pool", pool), ("val", val), ("test", test)):
+        sizes: dict[str, int] = {}
+        for ex in part:
+            sizes[ex.group or ex.id] = sizes.get(ex.group or ex.id, 0) + 1
+        top = sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        biggest[name] = {"top5": top, "top5_share": round(sum(n for _, n in top) / max(1, len(part)), 3)}
+    report["largest_groups"] = biggest
     report["semisup_split"] = {
         name: {"n": len(part), "n_groups": len({ex.group for ex in part})}
         for name, part in (("labelled", labelled), ("pool", pool), ("val", val), ("test", test))

@@ -69,6 +69,11 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _share(result: Mapping[str, Any], part: str) -> str:
+    top = result["data"].get("largest_groups", {}).get(part)
+    return "n/a" if not top else f"{top['top5_share']:.0%}"
+
+
 def figure2_table(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> str:
     head = ["student", "targets", "teacher share", "train rows", *metrics, "fit s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -92,9 +97,9 @@ def write_figure2_report(out: Path, result: Mapping[str, Any]) -> None:
         "",
         f"Classes: {', '.join(result['classes'])}. Whole groups held out: labelled set, pool, val, test share none.",
         "",
-        "| part | examples | groups |",
-        "|---|---|---|",
-        *[f"| {k} | {v['n']} | {v['n_groups']} |" for k, v in split.items()],
+        "| part | examples | groups | share of the 5 largest groups |",
+        "|---|---|---|---|",
+        *[f"| {k} | {v['n']} | {v['n_groups']} | {_share(result, k)} |" for k, v in split.items()],
         "",
         f"Teacher ({result['config']['teacher']['type']}), trained on the labelled set only: "
         + ", ".join(f"{m} {_fmt(t.get(m))}" for m in metrics)

@@ -115,6 +115,10 @@ def run_llm_eval(
         proba = np.exp(logp) if method == "none" else cross_fit(method, logp, y, folds, cf)
         reports[method] = bias_report(proba, y, classes)
         r = reports[method]
+        # each fold has its own calibrator, so the pooled AUC also counts the offsets between the two;
+        # the mean AUC inside the folds is the ranking a single calibrator would keep
+        fold_aucs = [bias_report(proba[folds == f], y[folds == f], classes)["auc"] for f in np.unique(folds)]
+        r["auc_within_folds"] = None if None in fold_aucs else float(np.mean(fold_aucs))
         console.print(
             f"{method:>10}: accuracy {r['accuracy']:.3f} balanced {r['balanced_accuracy']:.3f} AUC {r['auc']:.3f} "
             f"predicted malicious {r['predicted_share'].get('malicious', float('nan')):.2f} "
@@ -171,14 +175,17 @@ def _report(r: dict[str, Any]) -> str:
         f"Model `{r['teacher']['model']}` ({r['teacher']['model_id']}), {r['teacher']['n_shots']} shots per class; "
         f"sample {r['sample']['by_label']}; {r['calls']} calls made, {r['cached']} from the ledger, "
         f"{_f(r['recorded_seconds_per_call'])} s per call as recorded in the ledger when first made. "
-        "Calibration is cross-fitted (2 folds by group).",
+        'Calibration is cross-fitted (2 folds by group): "AUC" pools the scores of both folds (each fold has '
+        'its own calibrator), "AUC within folds" is the mean of the two folds\' own AUCs.',
         "",
-        "| calibration | accuracy | balanced acc. | AUC | log-loss | predicted mal. | true mal. | FPR | TPR |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| calibration | accuracy | balanced acc. | AUC | AUC within folds | log-loss | predicted mal. | true mal. "
+        "| FPR | TPR |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m, b in r["calibration"].items():
         lines.append(
-            f"| {m} | {_f(b['accuracy'])} | {_f(b['balanced_accuracy'])} | {_f(b['auc'])} | {_f(b['log_loss'])} | "
+            f"| {m} | {_f(b['accuracy'])} | {_f(b['balanced_accuracy'])} | {_f(b['auc'])} | "
+            f"{_f(b.get('auc_within_folds'))} | {_f(b['log_loss'])} | "
             f"{_f(b['predicted_share'].get('malicious'))} | {_f(b['true_share'].get('malicious'))} | "
             f"{_f(b.get('fpr'))} | {_f(b.get('tpr'))} |"
         )
