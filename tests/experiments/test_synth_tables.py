@@ -97,3 +97,16 @@ def test_synth_tables_needs_a_holdout(tmp_path):
     cfg = load_synth_config(_config(tmp_path, _write_data(tmp_path)), {"synth.holdout": "[]"})
     with pytest.raises(ConfigError):
         run_synth_tables(cfg, out=tmp_path / "run")
+
+
+@pytest.mark.parametrize("name", ["cmdline-synth.yaml", "html-synth.yaml"])
+def test_shipped_synth_configs_validate(name):
+    from pathlib import Path
+
+    from distilsec.registry import get_factory
+
+    cfg = load_synth_config(Path(__file__).resolve().parents[2] / "configs" / name)
+    assert cfg.synth.holdout and cfg.synth.arms
+    assert cfg.synth.student in cfg.students and cfg.synth.judge in cfg.students
+    for spec in [cfg.teacher, *cfg.students.values()]:
+        get_factory(spec.type)(**spec.params)
