@@ -22,9 +22,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
 from distilsec.data.curate import dedup_key
 from distilsec.data.example import Example
 from distilsec.data.near_dup import ShingleCache
@@ -40,6 +37,7 @@ from distilsec.synth.filters import (
     find_near_duplicates,
     judge_agreement,
 )
+from distilsec.teachers.labelling import rate_progress
 
 __all__ = ["synthesize", "SynthResult"]
 
@@ -60,21 +58,6 @@ class SynthResult:
     stats: dict[str, Any] = field(default_factory=dict)
     #: the seeds as the generator saw them (normalised), for side-by-side review.
     seeds: list[Example] = field(default_factory=list)
-
-
-def _progress(disable: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=disable,
-    )
 
 
 def _preprocessor(preprocess: str | Callable[[str], str] | None, task: str) -> Callable[[str], str]:
@@ -164,7 +147,7 @@ def synthesize(
     seeds = [s.with_text(norm(s.text)) if isinstance(s.text, str) else s for s in seeds]
     by_id = {s.id: s for s in seeds}
     candidates: list[Candidate] = []
-    with _progress(disable=not progress) as bar:
+    with rate_progress(disable=not progress) as bar:
         job = bar.add_task(f"synth ({getattr(generator, 'name', 'generator')})", total=len(seeds), rate="")
         for seed in seeds:
             candidates.extend(_generate(generator, seed, n_per_seed, random_state))

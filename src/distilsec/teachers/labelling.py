@@ -78,7 +78,7 @@ class LabelRun:
     errors: list[str] = field(default_factory=list)
 
 
-def _progress(disable: bool) -> Progress:
+def rate_progress(disable: bool) -> Progress:
     """Progress bar on stderr with calls done, rate and ETA (silent when disabled or not a terminal)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -167,7 +167,7 @@ def run_labelling(
     answers: dict[str, dict[str, Any]] = {t: e.answer for t, e in stored.items()}
     todo = [t for t in unique if t not in answers]
     calls, call_seconds, tokens = 0, 0.0, 0
-    with _progress(disable=not (progress and todo)) as bar:
+    with rate_progress(disable=not (progress and todo)) as bar:
         task = bar.add_task(desc, total=len(todo), rate="")
         for b in range(0, len(todo), max(1, batch_size)):
             batch = todo[b : b + max(1, batch_size)]
