@@ -26,3 +26,10 @@ def test_bad_override_paths_are_clear_errors(key):
 def test_shipped_config_member_override():
     cfg = load_config("configs/cmdline-distill.yaml", {"teacher.members.0.epochs": 2})
     assert cfg.teacher.params["members"][0]["epochs"] == 2
+
+
+def test_date_override_stays_a_string() -> None:
+    """`--split.time_cutoff 2024-01-01` must reach the config as the string typed, not a YAML date."""
+    out = apply_overrides(BASE, {"split.time_cutoff": "2024-01-01"})
+    assert out["split"]["time_cutoff"] == "2024-01-01"
+    assert isinstance(out["split"]["time_cutoff"], str)

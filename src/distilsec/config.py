@@ -8,6 +8,7 @@ its ``__init__``. ``--section.key value`` overrides are applied before validatio
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 import tomllib
@@ -169,6 +170,10 @@ class CveSection(_Section):
     backoff_threshold: float | None = 0.5
     #: ms per CVE on one thread, measured on this many test descriptions (0 = skip).
     latency_sample: int = 1000
+    #: after evaluation, fit the shipped recipe again on every curated, decontaminated record up to
+    #: ``test_until`` (train + val + test): the bundle a user scores new CVEs with has seen the newest label
+    #: practice. The time-split model stays in ``DIR/cve-model-heldout`` for evaluating held-out files.
+    refit_on_all: bool = True
 
 
 class Config(_Section):
@@ -212,8 +217,10 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     """
     out = copy.deepcopy(data)
     for dotted, value in overrides.items():
-        if isinstance(value, str):
-            value = yaml.safe_load(value) if value != "" else value
+        if isinstance(value, str) and value != "":
+            parsed = yaml.safe_load(value)
+            # a date such as 2024-01-01 stays the string it was typed as (YAML would make it a date object)
+            value = value if isinstance(parsed, datetime.date) else parsed
         node: Any = out
         *parents, leaf = dotted.split(".")
         for p in parents:

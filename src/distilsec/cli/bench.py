@@ -34,6 +34,15 @@ def _run(task: str, file: Path, model: Path, as_json: bool) -> None:
         metrics = evaluate_vsp([it.gt for it in bench.items], cve_model.cvss_model.predict_vectors(texts))
         typer.echo(f"mad: {metrics['mad']:.2f}")
     metrics.update(file=str(file), rows=bench.n_rows, skipped=bench.skips)
+    if cve_model.training_ids is not None:  # a benchmark the model was trained on measures memory, not skill
+        seen = bench.ids & set(cve_model.training_ids)
+        metrics["benchmark_ids_in_training_data"] = len(seen)
+        if seen:
+            console.print(
+                f"[bold yellow]warning[/]: {len(seen):,} of the file's {len(bench.ids):,} CVE IDs are in this "
+                "model's training data, so this is not a held-out figure (a run's time-split model is "
+                "RUN_DIR/cve-model-heldout)"
+            )
     if bench.skips:
         console.print(f"[yellow]{sum(bench.skips.values())} of {bench.n_rows} rows skipped[/]: {bench.skips}")
     if as_json:

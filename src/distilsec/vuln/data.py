@@ -8,10 +8,11 @@ The steps, each counted in the report:
 3. resolve labels against the CWE catalog: deprecated entries and categories are mapped to the weakness
    the catalog names (or dropped), unknown IDs are dropped (counted); multi-CWE records keep their
    primary label (or are dropped, ``multi_cwe: drop``);
-4. remove training records sharing an ID with, or nearly copying, any benchmark file the user passes
-   (:mod:`distilsec.data.decontaminate`);
+4. remove records sharing an ID with, or nearly copying, any benchmark file the user passes
+   (:mod:`distilsec.data.decontaminate`), from every period: the shipped model is refit on all of them;
 5. exact and MinHash near-duplicate removal, then a time split (train/val before the cutoff, test from
-   it), then test records nearly copying a training record are removed as well.
+   it), then test records nearly copying a training record are removed as well;
+6. the refit set (``*_refit``): train + val + test, the records the shipped bundle is trained on last.
 """
 
 from __future__ import annotations
@@ -57,6 +58,14 @@ class CveData:
     cvss_test: list[Example]
     catalog: CweCatalog
     report: dict[str, Any] = field(default_factory=dict)
+    #: every curated, decontaminated record of the window (train + val + test; CWE: classes with at least
+    #: ``min_class_count`` records in it): what the shipped model is refit on.
+    cwe_refit: list[Example] = field(default_factory=list)
+    cvss_refit: list[Example] = field(default_factory=list)
+
+    @property
+    def refit_classes(self) -> list[str]:
+        return sorted({str(e.label) for e in self.cwe_refit})
 
     @property
     def classes(self) -> list[str]:
@@ -210,25 +219,24 @@ def prepare_cve_data(config: Any, *, data_dir: str | Path | None = None, benchma
         "invalid_vectors": sum(1 for r in records if r.cvss_vector and not _valid_vector(r)),
     }
     out: dict[str, Any] = {}
+    refits: dict[str, list[Example]] = {}
     cache = ShingleCache(config.curation.num_perm)  # both tasks share most texts: shingle and hash them once
     for task, task_examples in (("cwe", cwe_examples), ("cvss", cvss_examples)):
         rep: dict[str, Any] = {}
-        # CVEs dated at/after the cutoff are the test period: decontaminate only what can be trained on.
+        task_examples_in = task_examples
         cutoff = config.split.time_cutoff
-        pre = [e for e in task_examples if not e.time or e.time < cutoff]
-        post = [e for e in task_examples if e.time and e.time >= cutoff]
-        if bench:
-            pre, rep["decontamination"] = decontaminate(
-                pre, bench, threshold=cve.decontamination.threshold, ngram=cve.decontamination.ngram
+        if bench:  # every period: the time-split model trains before the cutoff, the refit on all of it
+            task_examples, rep["decontamination"] = decontaminate(
+                task_examples, bench, threshold=cve.decontamination.threshold, ngram=cve.decontamination.ngram
             )
-            bench_ids = {b.cve_id for b in bench if b.cve_id}
-            n_post = len(post)
-            post = [e for e in post if e.id not in bench_ids]
-            rep["test_records_in_benchmarks_removed"] = n_post - len(post)
+            removed = set(rep["decontamination"]["removed_ids"])
+            rep["decontamination"]["removed_from_test_period"] = sum(
+                1 for e in task_examples_in if e.id in removed and e.time and e.time >= cutoff
+            )
         with _spinner() as bar:
-            bar.add_task(f"{task}: exact + near-duplicate removal ({len(pre) + len(post):,} records)")
+            bar.add_task(f"{task}: exact + near-duplicate removal ({len(task_examples):,} records)")
             # exact duplicates and label conflicts (a text with two labels: for CVSS, two vectors)
-            cur = curate(pre + post, near_dup_threshold=None, conflict_policy=config.curation.conflict_policy)
+            cur = curate(task_examples, near_dup_threshold=None, conflict_policy=config.curation.conflict_policy)
             examples = cur.examples
             kept_idx, dropped = near_dedup(
                 [e.text for e in examples], [e.label for e in examples], config.curation.near_dup_threshold, cache
@@ -263,7 +271,10 @@ def prepare_cve_data(config: Any, *, data_dir: str | Path | None = None, benchma
         removed = {name: len(copies[name]) for name in parts}
         rep["cross_split_near_duplicates_removed"] = removed
         train, val, test = split.train, kept["val"], kept["test"]
+        refit = [*train, *val, *test]
         if task == "cwe":
+            all_counts = Counter(str(e.label) for e in refit)
+            refit = [e for e in refit if all_counts[str(e.label)] >= cve.min_class_count]
             counts = Counter(str(e.label) for e in train)
             rare = {c for c, n in counts.items() if n < cve.min_class_count}
             n_before = len(train)
@@ -273,14 +284,24 @@ def prepare_cve_data(config: Any, *, data_dir: str | Path | None = None, benchma
             classes = {str(e.label) for e in train}
             rep["test_label_coverage"] = round(sum(e.label in classes for e in test) / max(1, len(test)), 4)
             rep["n_classes"] = len(classes)
-        rep["split"] = {"train": len(train), "val": len(val), "test": len(test), "info": split.info}
-        if bench:  # the audit, on the final training split (after dedup, splitting and class filtering)
-            rep["decontamination"]["final_train_check"] = check_contamination(
-                train, bench, threshold=cve.decontamination.threshold, ngram=cve.decontamination.ngram
-            )
+        rep["split"] = {
+            "train": len(train),
+            "val": len(val),
+            "test": len(test),
+            "refit": len(refit),
+            "info": split.info,
+        }
+        if bench:  # the audit, on the final training sets (after dedup, splitting and class filtering)
+            for name, part in (("final_train_check", train), ("final_refit_check", refit)):
+                rep["decontamination"][name] = check_contamination(
+                    part, bench, threshold=cve.decontamination.threshold, ngram=cve.decontamination.ngram
+                )
         out[task] = (train, val, test)
+        refits[task] = refit
         report[task] = rep
-    return CveData(*out["cwe"], *out["cvss"], catalog=catalog, report=report)
+    return CveData(
+        *out["cwe"], *out["cvss"], catalog=catalog, report=report, cwe_refit=refits["cwe"], cvss_refit=refits["cvss"]
+    )
 
 
 def _valid_vector(r: CveRecord) -> bool:

@@ -6,6 +6,7 @@ Layout (no pickles: JSON + safetensors only)::
     BUNDLE/cwe/               any classifier bundle (the distilled tfidf_linear student by default)
     BUNDLE/cvss/              cvss_linear.v1 bundle (optional)
     BUNDLE/cwe_index.json     names, abstraction and parent chains of the CWE classes
+    BUNDLE/training_ids.json  the CVE IDs the bundle was trained on (so a benchmark can be checked for leakage)
 
 A run folder holds a ``manifest.json`` of type ``cve_run`` naming its shipped bundle, so both the run
 folder and the bundle folder are accepted wherever a model is asked for.
@@ -30,6 +31,7 @@ __all__ = ["CveModel", "load_cve_model", "RUN_TYPE"]
 
 RUN_TYPE = "cve_run"
 INDEX_FILE = "cwe_index.json"
+IDS_FILE = "training_ids.json"
 
 
 @register("cve_model.v1")
@@ -43,6 +45,8 @@ class CveModel:
     index : names and parent chains of the classes.
     top_k : CWEs returned per description.
     backoff_threshold : back off to a parent when the top CWE's probability is below this (None = never).
+    training_ids : the CVE IDs the CWE and CVSS models were trained on (saved with the bundle; a benchmark
+        sharing them is not held-out, and ``distilsec bench`` says so).
     """
 
     registry_name = "cve_model.v1"
@@ -54,12 +58,14 @@ class CveModel:
         index: CweIndex,
         top_k: int = 3,
         backoff_threshold: float | None = None,
+        training_ids: Sequence[str] | None = None,
     ) -> None:
         self.cwe_model = cwe_model
         self.cvss_model = cvss_model
         self.index = index
         self.top_k = top_k
         self.backoff_threshold = backoff_threshold
+        self.training_ids = sorted(set(training_ids)) if training_ids is not None else None
 
     @property
     def classes_(self) -> list[str]:
@@ -104,6 +110,8 @@ class CveModel:
         if self.cvss_model is not None:
             self.cvss_model.save(path / "cvss")
         (path / INDEX_FILE).write_text(json.dumps(self.index.to_json(), indent=1, sort_keys=True))
+        if self.training_ids is not None:
+            (path / IDS_FILE).write_text(json.dumps(self.training_ids))
         manifest = {
             "type": self.registry_name,
             "top_k": self.top_k,
@@ -129,7 +137,15 @@ class CveModel:
         except (OSError, json.JSONDecodeError) as exc:
             raise BundleError(f"{p}: {INDEX_FILE} is missing or not JSON: {exc}") from None
         cvss = load_model(p / "cvss") if manifest.get("has_cvss") else None
-        return cls(load_model(p / "cwe"), cvss, index, manifest.get("top_k", 3), manifest.get("backoff_threshold"))
+        ids = None
+        if (p / IDS_FILE).is_file():
+            try:
+                ids = json.loads((p / IDS_FILE).read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise BundleError(f"{p}: {IDS_FILE} is not JSON: {exc}") from None
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise BundleError(f"{p}: {IDS_FILE} must be a list of CVE IDs")
+        return cls(load_model(p / "cwe"), cvss, index, manifest.get("top_k", 3), manifest.get("backoff_threshold"), ids)
 
 
 def load_cve_model(path: str | Path) -> CveModel:

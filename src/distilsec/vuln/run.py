@@ -2,8 +2,11 @@
 
 ``distilsec run configs/cve-cwe.yaml --out DIR --decontaminate BENCH.tsv`` lands here (``run_experiment``
 dispatches on ``data.task == "cve"``). Every model is evaluated on the same time-split held-out CVEs with
-the CTI-Bench metrics; the shipped bundle (distilled CWE student + CVSS heads + CWE names/parents) is
-written to ``DIR/cve-model`` and ``DIR/manifest.json`` points at it, so ``--model DIR`` works everywhere.
+the CTI-Bench metrics. The CWE model to ship is chosen on validation data; its recipe is then fit again on
+every curated, decontaminated record up to ``cve.test_until`` (``cve.refit_on_all``), so the shipped
+bundle (CWE model + CVSS heads + CWE names/parents) has seen the newest labelling practice. That bundle is
+``DIR/cve-model`` and ``DIR/manifest.json`` points at it, so ``--model DIR`` works everywhere; the
+time-split bundle the held-out figures come from is ``DIR/cve-model-heldout``.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ from distilsec.vuln.data import CveData, prepare_cve_data
 from distilsec.vuln.hierarchy import CweIndex
 from distilsec.vuln.model import RUN_TYPE, CveModel
 
-__all__ = ["run_cve", "SHIPPED"]
+__all__ = ["run_cve", "SHIPPED", "HELDOUT"]
 
 log = logging.getLogger("distilsec.run")
 console = Console(stderr=True)
 SHIPPED = "cve-model"
+HELDOUT = "cve-model-heldout"
 
 
 def _stage(msg: str) -> None:
@@ -235,18 +239,64 @@ def run_cve(
             f"{cvss_results['majority_vector_baseline']['mad']:.3f})"
         )
 
+    heldout = CveModel(
+        models[shipped_name],
+        cvss_model,
+        index,
+        cve.top_k,
+        cve.backoff_threshold,
+        training_ids=[e.id for e in (*data.cwe_train, *data.cvss_train)],
+    )
+    shipped = heldout
+    if cve.refit_on_all:
+        _stage(f"refit: {shipped_name!r} and CVSS on every record up to {cve.test_until or 'the end of the data'}")
+        t0 = time.perf_counter()
+        x_all, y_all = _texts(data.cwe_refit), _labels(data.cwe_refit)
+        cwe_final = _refit_cwe(config, shipped_name, x_all, y_all, data.refit_classes)
+        cvss_final = None
+        if cvss_model is not None:
+            cvss_final = create(cve.cvss.type, _params(cve.cvss, config)).fit(
+                _texts(data.cvss_refit), _labels(data.cvss_refit)
+            )
+        index = CweIndex.from_catalog(data.catalog, data.refit_classes)
+        shipped = CveModel(
+            cwe_final,
+            cvss_final,
+            index,
+            cve.top_k,
+            cve.backoff_threshold,
+            training_ids=[e.id for e in (*data.cwe_refit, *data.cvss_refit)],
+        )
+        lap("refit", t0)
+        console.print(
+            f"refit on {len(x_all):,} CWE records ({len(data.refit_classes)} classes) and "
+            f"{len(data.cvss_refit):,} CVSS records"
+        )
+
     _stage("bundles and latency")
     bundles: dict[str, Path] = {}
-    shipped = CveModel(models[shipped_name], cvss_model, index, cve.top_k, cve.backoff_threshold)
     fingerprint = config_hash(config)
+    held_metrics = {"cwe": _flat(results[shipped_name]), "cvss": _flat(cvss_results.get("model", {}))}
     bundles[SHIPPED] = shipped.save(
         run_dir / SHIPPED,
         {
-            "metrics": {"cwe": _flat(results[shipped_name]), "cvss": _flat(cvss_results.get("model", {}))},
+            "metrics": held_metrics,
+            "metrics_from": HELDOUT if cve.refit_on_all else SHIPPED,
+            "trained_on": "all records up to cve.test_until" if cve.refit_on_all else "the time split's train part",
             "cwe_model": shipped_name,
             "config_hash": fingerprint,
         },
     )
+    if cve.refit_on_all:
+        bundles[HELDOUT] = heldout.save(
+            run_dir / HELDOUT,
+            {
+                "metrics": held_metrics,
+                "trained_on": f"records published before {config.split.time_cutoff}",
+                "cwe_model": shipped_name,
+                "config_hash": fingerprint,
+            },
+        )
     for name, model in models.items():
         if name != shipped_name:
             bundles[name] = model.save(run_dir / name)
@@ -271,6 +321,9 @@ def run_cve(
             "cwe_model": shipped_name,
             "rule": cve.shipped,
             "n_parameters": shipped.n_parameters,
+            "refit_on_all": cve.refit_on_all,
+            "refit_records": {"cwe": len(data.cwe_refit), "cvss": len(data.cvss_refit)} if cve.refit_on_all else None,
+            "heldout_bundle": HELDOUT if cve.refit_on_all else SHIPPED,
         },
         "timings_s": timings,
         "data": data.report,
@@ -280,6 +333,31 @@ def run_cve(
     (run_dir / "report.md").write_text(_report(config, metrics))
     console.print(f"[bold green]done[/]: {run_dir}/report.md (shipped model: {run_dir / SHIPPED})")
     return metrics, bundles
+
+
+def _refit_cwe(config: Config, name: str, texts: list[str], labels: list[str], classes: list[str]) -> Any:
+    """Fit the recipe that produced the CWE model called ``name`` again, on other data (the refit)."""
+    cve = config.cve
+    assert cve is not None
+    if name == "baseline" and cve.baseline is not None:
+        spec = cve.baseline
+    elif name == "teacher":
+        spec = config.teacher
+    elif name.endswith("-hard") and name.removesuffix("-hard") in config.students:
+        spec = config.students[name.removesuffix("-hard")]
+    elif name in config.students:
+        teacher = create(config.teacher.type, _params(config.teacher, config)).fit(texts, labels, classes=classes)
+        return distill(
+            teacher,
+            create(config.students[name].type, _params(config.students[name], config)),
+            texts,
+            labels,
+            temperature=config.method.temperature,
+            alpha=config.method.alpha,
+        )
+    else:
+        raise ConfigError(f"cannot refit CWE model {name!r}: no recipe for it in the config")
+    return create(spec.type, _params(spec, config)).fit(texts, labels, classes=classes)
 
 
 def _pick_shipped(rule: str, max_params: int, results: dict[str, dict[str, Any]]) -> str:
@@ -375,7 +453,13 @@ def _report(config: Config, metrics: dict[str, Any]) -> str:
         "",
         f"Shipped: `{metrics['shipped']['bundle']}` ({metrics['shipped']['cwe_model']} + CVSS heads, chosen by "
         f"{metrics['shipped']['rule']}), "
-        f"{metrics['shipped']['n_parameters']:,} parameters.",
+        f"{metrics['shipped']['n_parameters']:,} parameters."
+        + (
+            f" Refit after evaluation on every record up to the data's end ({metrics['shipped']['refit_records']}); "
+            f"the held-out figures above are the time-split bundle `{metrics['shipped']['heldout_bundle']}`'s."
+            if metrics["shipped"]["refit_on_all"]
+            else ""
+        ),
         "",
         "ms per CVE on one thread (median of single-description calls): "
         + ", ".join(f"{k} {v}" for k, v in metrics["latency_ms_per_cve_1thread"].items()),
