@@ -170,6 +170,10 @@ class CveSection(_Section):
     backoff_threshold: float | None = 0.5
     #: ms per CVE on one thread, measured on this many test descriptions (0 = skip).
     latency_sample: int = 1000
+    #: training weight by who chose a record's labels: the first key that ``label_source`` starts with wins
+    #: (``nvd@nist.gov`` for NVD's analysts, ``cna`` for the CVE's CNA, ``cisa-adp`` for CISA); others weigh 1.
+    #: New CVEs are labelled by CNAs/CISA, whose practice differs from NVD's (CWE-121 where NVD says 787).
+    label_source_weights: dict[str, float] = Field(default_factory=dict)
     #: after evaluation, fit the shipped recipe again on every curated, decontaminated record up to
     #: ``test_until`` (train + val + test): the bundle a user scores new CVEs with has seen the newest label
     #: practice. The time-split model stays in ``DIR/cve-model-heldout`` for evaluating held-out files.

@@ -28,6 +28,7 @@ CONFIG = {
         "cvss": {"type": "cvss_linear.v1", "min_df": 1},
         "decontamination": {"threshold": 0.7},
         "latency_sample": 20,
+        "label_source_weights": {"cna": 2.0, "cisa-adp": 2.0},
     },
 }
 
@@ -169,3 +170,18 @@ def test_data_curate_reports_decontamination(tiny_run, tmp_path):
     report = json.loads((tmp_path / "c" / "curation.json").read_text())
     assert report["cwe"]["decontamination"]["after"]["shared_ids"] == 0
     assert (tmp_path / "c" / "cwe-train.txt").is_file()
+
+
+def test_source_weights_follow_the_first_matching_prefix():
+    from distilsec.data.example import Example
+    from distilsec.vuln.run import _source_weights
+
+    part = [
+        Example(text="a", label="CWE-79", meta={"label_source": "nvd@nist.gov"}),
+        Example(text="b", label="CWE-79", meta={"label_source": "cna:Wordfence"}),
+        Example(text="c", label="CWE-79", meta={"label_source": "cisa-adp"}),
+        Example(text="d", label="CWE-79", meta={}),
+    ]
+    assert _source_weights(part, {}, "label_source") is None
+    w = _source_weights(part, {"cna:Word": 5.0, "cna": 3.0, "cisa-adp": 2.0}, "label_source")
+    assert w.tolist() == [1.0, 5.0, 2.0, 1.0]

@@ -107,7 +107,12 @@ class CveRecord:
             source=self.source,
             time=self.published[:10],
             id=self.cve_id,
-            meta={"cvss_vector": self.cvss_vector, "label_source": self.label_source, "cwes": list(self.cwes)},
+            meta={
+                "cvss_vector": self.cvss_vector,
+                "label_source": self.label_source,
+                "cvss_source": self.cvss_source,
+                "cwes": list(self.cwes),
+            },
         )
 
 

@@ -34,6 +34,7 @@ def distill(
     temperature: float = 2.0,
     alpha: float = 0.5,
     teacher_proba: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> Any:
     """Train ``student`` on ``texts`` with ``alpha*T^2*KL(teacher^T || student^T) + (1-alpha)*CE(y)``.
 
@@ -45,6 +46,7 @@ def distill(
     temperature, alpha : Hinton's T and the soft-loss weight.
     teacher_proba : the teacher's probabilities on ``texts`` if already computed (they are cached
         per run, because scoring a large set with the teacher is the expensive part).
+    sample_weight : per-text weights of both loss terms (None = all 1).
 
     Returns
     -------
@@ -53,4 +55,6 @@ def distill(
     classes = list(teacher.classes_)
     proba = teacher.predict_proba(texts) if teacher_proba is None else teacher_proba
     soft = SoftTargets(align_proba(proba, teacher.classes_, classes), temperature=temperature, alpha=alpha)
-    return student.fit(texts, y, soft_targets=soft, classes=classes)
+    if sample_weight is None:
+        return student.fit(texts, y, soft_targets=soft, classes=classes)
+    return student.fit(texts, y, soft_targets=soft, classes=classes, sample_weight=sample_weight)

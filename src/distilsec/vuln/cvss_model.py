@@ -107,8 +107,11 @@ class CvssLinearModel:
         if not hasattr(self, "coef_"):
             raise NotFittedError("this CvssLinearModel is not fitted yet; call fit() first")
 
-    def fit(self, texts: Sequence[str], vectors: Sequence[str]) -> CvssLinearModel:
-        """Learn the eight heads from descriptions and their CVSS v3.x vectors (all must be valid)."""
+    def fit(
+        self, texts: Sequence[str], vectors: Sequence[str], *, sample_weight: np.ndarray | None = None
+    ) -> CvssLinearModel:
+        """Learn the eight heads from descriptions and their CVSS v3.x vectors (all must be valid);
+        ``sample_weight`` weighs each record in every head."""
         from sklearn.svm import LinearSVC
 
         if isinstance(texts, str) or len(texts) != len(vectors) or not texts:
@@ -127,7 +130,7 @@ class CvssLinearModel:
                 self.coef_[m] = np.zeros((x.shape[1], 1), dtype=np.float32)
                 self.intercept_[m] = np.zeros(1, dtype=np.float32)
                 continue
-            svm = LinearSVC(C=self.C, random_state=self.random_state).fit(x, y)
+            svm = LinearSVC(C=self.C, random_state=self.random_state).fit(x, y, sample_weight=sample_weight)
             order = [list(svm.classes_).index(v) for v in values]
             if len(values) == 2:  # one margin: positive = classes_[1]
                 w = svm.coef_[0].astype(np.float32)

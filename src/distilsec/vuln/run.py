@@ -59,6 +59,18 @@ def _params(spec: Any, config: Config) -> dict[str, Any]:
     return params
 
 
+def _source_weights(part: list[Example], weights: dict[str, float], key: str) -> np.ndarray | None:
+    """Per-record training weight from who chose its label (``meta[key]``: ``label_source``/``cvss_source``);
+    the first prefix in ``weights`` that matches wins, others weigh 1. None when no weights are set."""
+    if not weights:
+        return None
+    out = np.ones(len(part), dtype=np.float64)
+    for i, e in enumerate(part):
+        src = str(e.meta.get(key, ""))
+        out[i] = next((w for prefix, w in weights.items() if src.startswith(prefix)), 1.0)
+    return out
+
+
 def _ranked(model: Any, texts: list[str], k: int = 3) -> list[list[str]]:
     proba = model.predict_proba(texts)
     cls = np.asarray(model.classes_)
@@ -142,6 +154,7 @@ def run_cve(
     lap("data", t0)
     classes = data.classes
     x_tr, y_tr = _texts(data.cwe_train), _labels(data.cwe_train)
+    w_tr = _source_weights(data.cwe_train, cve.label_source_weights, "label_source")
     console.print(
         f"CWE: train {len(x_tr):,} ({len(classes)} classes), val {len(data.cwe_val):,}, test {len(data.cwe_test):,}; "
         f"CVSS: train {len(data.cvss_train):,}, test {len(data.cvss_test):,}"
@@ -163,13 +176,17 @@ def run_cve(
     if cve.baseline is not None:
         _stage(f"baseline: {cve.baseline.type} (hard labels)")
         t0 = time.perf_counter()
-        baseline = create(cve.baseline.type, _params(cve.baseline, config)).fit(x_tr, y_tr, classes=classes)
+        baseline = create(cve.baseline.type, _params(cve.baseline, config)).fit(
+            x_tr, y_tr, classes=classes, sample_weight=w_tr
+        )
         lap("baseline", t0)
         record("baseline", baseline, "baseline")
 
     _stage(f"teacher: {config.teacher.type}")
     t0 = time.perf_counter()
-    teacher = create(config.teacher.type, _params(config.teacher, config)).fit(x_tr, y_tr, classes=classes)
+    teacher = create(config.teacher.type, _params(config.teacher, config)).fit(
+        x_tr, y_tr, classes=classes, sample_weight=w_tr
+    )
     teacher_proba = teacher.predict_proba(x_tr)
     lap("teacher", t0)
     record("teacher", teacher, "teacher")
@@ -185,13 +202,14 @@ def run_cve(
             temperature=config.method.temperature,
             alpha=config.method.alpha,
             teacher_proba=teacher_proba,
+            sample_weight=w_tr,
         )
         lap(name, t0)
         record(name, student, "distilled student")
         if config.method.hard_label_baseline:
             _stage(f"student {name!r}: hard labels only")
             t0 = time.perf_counter()
-            hard = create(spec.type, _params(spec, config)).fit(x_tr, y_tr, classes=classes)
+            hard = create(spec.type, _params(spec, config)).fit(x_tr, y_tr, classes=classes, sample_weight=w_tr)
             lap(f"{name}-hard", t0)
             record(f"{name}-hard", hard, "hard-label student")
 
@@ -225,7 +243,9 @@ def run_cve(
         _stage(f"CVSS v3.1: {cve.cvss.type}")
         t0 = time.perf_counter()
         cvss_model = create(cve.cvss.type, _params(cve.cvss, config)).fit(
-            _texts(data.cvss_train), _labels(data.cvss_train)
+            _texts(data.cvss_train),
+            _labels(data.cvss_train),
+            sample_weight=_source_weights(data.cvss_train, cve.label_source_weights, "cvss_source"),
         )
         lap("cvss", t0)
         gt = _labels(data.cvss_test)
@@ -252,11 +272,14 @@ def run_cve(
         _stage(f"refit: {shipped_name!r} and CVSS on every record up to {cve.test_until or 'the end of the data'}")
         t0 = time.perf_counter()
         x_all, y_all = _texts(data.cwe_refit), _labels(data.cwe_refit)
-        cwe_final = _refit_cwe(config, shipped_name, x_all, y_all, data.refit_classes)
+        w_all = _source_weights(data.cwe_refit, cve.label_source_weights, "label_source")
+        cwe_final = _refit_cwe(config, shipped_name, x_all, y_all, data.refit_classes, w_all)
         cvss_final = None
         if cvss_model is not None:
             cvss_final = create(cve.cvss.type, _params(cve.cvss, config)).fit(
-                _texts(data.cvss_refit), _labels(data.cvss_refit)
+                _texts(data.cvss_refit),
+                _labels(data.cvss_refit),
+                sample_weight=_source_weights(data.cvss_refit, cve.label_source_weights, "cvss_source"),
             )
         index = CweIndex.from_catalog(data.catalog, data.refit_classes)
         shipped = CveModel(
@@ -335,7 +358,14 @@ def run_cve(
     return metrics, bundles
 
 
-def _refit_cwe(config: Config, name: str, texts: list[str], labels: list[str], classes: list[str]) -> Any:
+def _refit_cwe(
+    config: Config,
+    name: str,
+    texts: list[str],
+    labels: list[str],
+    classes: list[str],
+    sample_weight: np.ndarray | None,
+) -> Any:
     """Fit the recipe that produced the CWE model called ``name`` again, on other data (the refit)."""
     cve = config.cve
     assert cve is not None
@@ -346,7 +376,9 @@ def _refit_cwe(config: Config, name: str, texts: list[str], labels: list[str], c
     elif name.endswith("-hard") and name.removesuffix("-hard") in config.students:
         spec = config.students[name.removesuffix("-hard")]
     elif name in config.students:
-        teacher = create(config.teacher.type, _params(config.teacher, config)).fit(texts, labels, classes=classes)
+        teacher = create(config.teacher.type, _params(config.teacher, config)).fit(
+            texts, labels, classes=classes, sample_weight=sample_weight
+        )
         return distill(
             teacher,
             create(config.students[name].type, _params(config.students[name], config)),
@@ -354,10 +386,11 @@ def _refit_cwe(config: Config, name: str, texts: list[str], labels: list[str], c
             labels,
             temperature=config.method.temperature,
             alpha=config.method.alpha,
+            sample_weight=sample_weight,
         )
     else:
         raise ConfigError(f"cannot refit CWE model {name!r}: no recipe for it in the config")
-    return create(spec.type, _params(spec, config)).fit(texts, labels, classes=classes)
+    return create(spec.type, _params(spec, config)).fit(texts, labels, classes=classes, sample_weight=sample_weight)
 
 
 def _pick_shipped(rule: str, max_params: int, results: dict[str, dict[str, Any]]) -> str:
