@@ -55,7 +55,10 @@ def main() -> None:
     texts = [it.description for it in read_bench(args.run / "bench" / "heldout-rcm.tsv", "rcm").items][: args.n]
     shipped = load_cve_model(args.run)
     rows = {"shipped (CWE + CVSS, end to end)": (shipped.predict, shipped.n_parameters)}
-    for d in sorted(p for p in args.run.iterdir() if (p / "manifest.json").is_file() and p.name != "cve-model"):
+    classifiers = (
+        p for p in args.run.iterdir() if (p / "manifest.json").is_file() and read_manifest(p)["type"] != "cve_model.v1"
+    )  # the CWE-only bundles (the shipped and the time-split CVE bundles are timed end to end above)
+    for d in sorted(classifiers):
         m = load_model(d)
         rows[f"{d.name} ({read_manifest(d)['type']}, CWE only)"] = (m.predict_proba, getattr(m, "n_parameters", 0))
     out = {}

@@ -184,4 +184,16 @@ def test_source_weights_follow_the_first_matching_prefix():
     ]
     assert _source_weights(part, {}, "label_source") is None
     w = _source_weights(part, {"cna:Word": 5.0, "cna": 3.0, "cisa-adp": 2.0}, "label_source")
-    assert w.tolist() == [1.0, 5.0, 2.0, 1.0]
+    assert w.tolist() == pytest.approx([4 / 9, 20 / 9, 8 / 9, 4 / 9])  # 1, 5, 2, 1 scaled to mean 1
+
+
+def test_refit_keeps_the_most_frequent_classes_that_fit_the_budget(tiny_run):
+    from distilsec.data.example import Example
+    from distilsec.vuln.run import _most_frequent_classes
+
+    part = [Example(text=str(i), label=lab) for i, lab in enumerate(["CWE-79"] * 3 + ["CWE-89"] * 2 + ["CWE-20"])]
+    kept, info = _most_frequent_classes(part, 2)
+    assert {e.label for e in kept} == {"CWE-79", "CWE-89"}
+    assert info == {"classes_over_size_budget": 1, "records_left_out": 1}
+    metrics = json.loads((tiny_run["out"] / "metrics.json").read_text())
+    assert metrics["shipped"]["n_parameters"] <= 30_000_000

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +62,15 @@ def _params(spec: Any, config: Config) -> dict[str, Any]:
 
 def _source_weights(part: list[Example], weights: dict[str, float], key: str) -> np.ndarray | None:
     """Per-record training weight from who chose its label (``meta[key]``: ``label_source``/``cvss_source``);
-    the first prefix in ``weights`` that matches wins, others weigh 1. None when no weights are set."""
-    if not weights:
+    the first prefix in ``weights`` that matches wins, others weigh 1. The weights are then scaled to mean 1,
+    so that an SVM's ``C`` keeps its meaning (and its training time). None when no weights are set."""
+    if not weights or not part:
         return None
     out = np.ones(len(part), dtype=np.float64)
     for i, e in enumerate(part):
         src = str(e.meta.get(key, ""))
         out[i] = next((w for prefix, w in weights.items() if src.startswith(prefix)), 1.0)
-    return out
+    return out / out.mean()
 
 
 def _ranked(model: Any, texts: list[str], k: int = 3) -> list[list[str]]:
@@ -268,33 +270,43 @@ def run_cve(
         training_ids=[e.id for e in (*data.cwe_train, *data.cvss_train)],
     )
     shipped = heldout
+    refit_info: dict[str, int] | None = None
     if cve.refit_on_all:
         _stage(f"refit: {shipped_name!r} and CVSS on every record up to {cve.test_until or 'the end of the data'}")
         t0 = time.perf_counter()
-        x_all, y_all = _texts(data.cwe_refit), _labels(data.cwe_refit)
-        w_all = _source_weights(data.cwe_refit, cve.label_source_weights, "label_source")
-        cwe_final = _refit_cwe(config, shipped_name, x_all, y_all, data.refit_classes, w_all)
-        cvss_final = None
-        if cvss_model is not None:
-            cvss_final = create(cve.cvss.type, _params(cve.cvss, config)).fit(
+        # more records bring more CWE classes; keep the most frequent ones that fit the size budget
+        per_class = models[shipped_name].n_parameters / len(classes)
+        cwe_budget = cve.max_shipped_params - (cvss_model.n_parameters if cvss_model is not None else 0)
+        refit_part, capped = _most_frequent_classes(data.cwe_refit, int(cwe_budget // per_class))
+        refit_classes = sorted({str(e.label) for e in refit_part})
+        x_all, y_all = _texts(refit_part), _labels(refit_part)
+        w_all = _source_weights(refit_part, cve.label_source_weights, "label_source")
+
+        def refit_cvss() -> Any:
+            assert cve.cvss is not None
+            return create(cve.cvss.type, _params(cve.cvss, config)).fit(
                 _texts(data.cvss_refit),
                 _labels(data.cvss_refit),
                 sample_weight=_source_weights(data.cvss_refit, cve.label_source_weights, "cvss_source"),
             )
-        index = CweIndex.from_catalog(data.catalog, data.refit_classes)
+
+        # the two fits are independent and liblinear releases the GIL: on 2+ cores they run side by side
+        with ThreadPoolExecutor(max_workers=1 if config.run.threads == 1 else 2) as pool:
+            cvss_job = pool.submit(refit_cvss) if cvss_model is not None else None
+            cwe_final = _refit_cwe(config, shipped_name, x_all, y_all, refit_classes, w_all)
+            cvss_final = cvss_job.result() if cvss_job is not None else None
+        index = CweIndex.from_catalog(data.catalog, refit_classes)
         shipped = CveModel(
             cwe_final,
             cvss_final,
             index,
             cve.top_k,
             cve.backoff_threshold,
-            training_ids=[e.id for e in (*data.cwe_refit, *data.cvss_refit)],
+            training_ids=[e.id for e in (*refit_part, *data.cvss_refit)],
         )
         lap("refit", t0)
-        console.print(
-            f"refit on {len(x_all):,} CWE records ({len(data.refit_classes)} classes) and "
-            f"{len(data.cvss_refit):,} CVSS records"
-        )
+        refit_info = {"cwe": len(refit_part), "cwe_classes": len(refit_classes), "cvss": len(data.cvss_refit), **capped}
+        console.print(f"refit: {refit_info}")
 
     _stage("bundles and latency")
     bundles: dict[str, Path] = {}
@@ -345,7 +357,7 @@ def run_cve(
             "rule": cve.shipped,
             "n_parameters": shipped.n_parameters,
             "refit_on_all": cve.refit_on_all,
-            "refit_records": {"cwe": len(data.cwe_refit), "cvss": len(data.cvss_refit)} if cve.refit_on_all else None,
+            "refit_records": refit_info,
             "heldout_bundle": HELDOUT if cve.refit_on_all else SHIPPED,
         },
         "timings_s": timings,
@@ -356,6 +368,14 @@ def run_cve(
     (run_dir / "report.md").write_text(_report(config, metrics))
     console.print(f"[bold green]done[/]: {run_dir}/report.md (shipped model: {run_dir / SHIPPED})")
     return metrics, bundles
+
+
+def _most_frequent_classes(part: list[Example], max_classes: int) -> tuple[list[Example], dict[str, int]]:
+    """The records of the ``max_classes`` most frequent labels (ties: label order), and what was left out."""
+    counts = Counter(str(e.label) for e in part)
+    keep = {c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: max(0, max_classes)]}
+    kept = [e for e in part if str(e.label) in keep]
+    return kept, {"classes_over_size_budget": len(counts) - len(keep), "records_left_out": len(part) - len(kept)}
 
 
 def _refit_cwe(
