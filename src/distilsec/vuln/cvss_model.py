@@ -130,7 +130,9 @@ class CvssLinearModel:
                 self.coef_[m] = np.zeros((x.shape[1], 1), dtype=np.float32)
                 self.intercept_[m] = np.zeros(1, dtype=np.float32)
                 continue
-            svm = LinearSVC(C=self.C, random_state=self.random_state).fit(x, y, sample_weight=sample_weight)
+            svm = LinearSVC(C=self.C, dual=True, random_state=self.random_state).fit(  # see tfidf_linear
+                x, y, sample_weight=sample_weight
+            )
             order = [list(svm.classes_).index(v) for v in values]
             if len(values) == 2:  # one margin: positive = classes_[1]
                 w = svm.coef_[0].astype(np.float32)
