@@ -55,6 +55,4 @@ def distill(
     classes = list(teacher.classes_)
     proba = teacher.predict_proba(texts) if teacher_proba is None else teacher_proba
     soft = SoftTargets(align_proba(proba, teacher.classes_, classes), temperature=temperature, alpha=alpha)
-    if sample_weight is None:
-        return student.fit(texts, y, soft_targets=soft, classes=classes)
     return student.fit(texts, y, soft_targets=soft, classes=classes, sample_weight=sample_weight)

@@ -64,10 +64,6 @@ class CveData:
     cvss_refit: list[Example] = field(default_factory=list)
 
     @property
-    def refit_classes(self) -> list[str]:
-        return sorted({str(e.label) for e in self.cwe_refit})
-
-    @property
     def classes(self) -> list[str]:
         return sorted({str(e.label) for e in self.cwe_train})
 

@@ -178,17 +178,13 @@ def run_cve(
     if cve.baseline is not None:
         _stage(f"baseline: {cve.baseline.type} (hard labels)")
         t0 = time.perf_counter()
-        baseline = create(cve.baseline.type, _params(cve.baseline, config)).fit(
-            x_tr, y_tr, classes=classes, sample_weight=w_tr
-        )
+        baseline = _fit_cwe(config, "baseline", x_tr, y_tr, classes, w_tr)
         lap("baseline", t0)
         record("baseline", baseline, "baseline")
 
     _stage(f"teacher: {config.teacher.type}")
     t0 = time.perf_counter()
-    teacher = create(config.teacher.type, _params(config.teacher, config)).fit(
-        x_tr, y_tr, classes=classes, sample_weight=w_tr
-    )
+    teacher = _fit_cwe(config, "teacher", x_tr, y_tr, classes, w_tr)
     teacher_proba = teacher.predict_proba(x_tr)
     lap("teacher", t0)
     record("teacher", teacher, "teacher")
@@ -196,22 +192,13 @@ def run_cve(
     for name, spec in config.students.items():
         _stage(f"student {name!r}: {spec.type}, distilled (T={config.method.temperature}, alpha={config.method.alpha})")
         t0 = time.perf_counter()
-        student = distill(
-            teacher,
-            create(spec.type, _params(spec, config)),
-            x_tr,
-            y_tr,
-            temperature=config.method.temperature,
-            alpha=config.method.alpha,
-            teacher_proba=teacher_proba,
-            sample_weight=w_tr,
-        )
+        student = _fit_cwe(config, name, x_tr, y_tr, classes, w_tr, teacher=teacher, teacher_proba=teacher_proba)
         lap(name, t0)
         record(name, student, "distilled student")
         if config.method.hard_label_baseline:
             _stage(f"student {name!r}: hard labels only")
             t0 = time.perf_counter()
-            hard = create(spec.type, _params(spec, config)).fit(x_tr, y_tr, classes=classes, sample_weight=w_tr)
+            hard = _fit_cwe(config, f"{name}-hard", x_tr, y_tr, classes, w_tr)
             lap(f"{name}-hard", t0)
             record(f"{name}-hard", hard, "hard-label student")
 
@@ -293,7 +280,7 @@ def run_cve(
         # the two fits are independent and liblinear releases the GIL: on 2+ cores they run side by side
         with ThreadPoolExecutor(max_workers=1 if config.run.threads == 1 else 2) as pool:
             cvss_job = pool.submit(refit_cvss) if cvss_model is not None else None
-            cwe_final = _refit_cwe(config, shipped_name, x_all, y_all, refit_classes, w_all)
+            cwe_final = _fit_cwe(config, shipped_name, x_all, y_all, refit_classes, w_all)
             cvss_final = cvss_job.result() if cvss_job is not None else None
         index = CweIndex.from_catalog(data.catalog, refit_classes)
         shipped = CveModel(
@@ -378,15 +365,20 @@ def _most_frequent_classes(part: list[Example], max_classes: int) -> tuple[list[
     return kept, {"classes_over_size_budget": len(counts) - len(keep), "records_left_out": len(part) - len(kept)}
 
 
-def _refit_cwe(
+def _fit_cwe(
     config: Config,
     name: str,
     texts: list[str],
     labels: list[str],
     classes: list[str],
     sample_weight: np.ndarray | None,
+    *,
+    teacher: Any = None,
+    teacher_proba: np.ndarray | None = None,
 ) -> Any:
-    """Fit the recipe that produced the CWE model called ``name`` again, on other data (the refit)."""
+    """Fit the CWE model called ``name`` (``baseline``, ``teacher``, a student, ``<student>-hard``) from its
+    config recipe: one place, so that the refit repeats exactly what was evaluated. A distilled student
+    learns from ``teacher`` (fitted here on the same data when not given)."""
     cve = config.cve
     assert cve is not None
     if name == "baseline" and cve.baseline is not None:
@@ -396,9 +388,8 @@ def _refit_cwe(
     elif name.endswith("-hard") and name.removesuffix("-hard") in config.students:
         spec = config.students[name.removesuffix("-hard")]
     elif name in config.students:
-        teacher = create(config.teacher.type, _params(config.teacher, config)).fit(
-            texts, labels, classes=classes, sample_weight=sample_weight
-        )
+        if teacher is None:
+            teacher = _fit_cwe(config, "teacher", texts, labels, classes, sample_weight)
         return distill(
             teacher,
             create(config.students[name].type, _params(config.students[name], config)),
@@ -406,10 +397,11 @@ def _refit_cwe(
             labels,
             temperature=config.method.temperature,
             alpha=config.method.alpha,
+            teacher_proba=teacher_proba,
             sample_weight=sample_weight,
         )
     else:
-        raise ConfigError(f"cannot refit CWE model {name!r}: no recipe for it in the config")
+        raise ConfigError(f"cannot fit CWE model {name!r}: no recipe for it in the config")
     return create(spec.type, _params(spec, config)).fit(texts, labels, classes=classes, sample_weight=sample_weight)
 
 
