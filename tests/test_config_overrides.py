@@ -33,3 +33,9 @@ def test_date_override_stays_a_string() -> None:
     out = apply_overrides(BASE, {"split.time_cutoff": "2024-01-01"})
     assert out["split"]["time_cutoff"] == "2024-01-01"
     assert isinstance(out["split"]["time_cutoff"], str)
+
+
+def test_label_source_weights_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="weights must be > 0"):
+        load_config("configs/cve-cwe.yaml", {"cve.label_source_weights": "{cna: 0}"})
+    assert load_config("configs/cve-cwe.yaml").cve.label_source_weights == {"cna": 10.0, "cisa-adp": 10.0}

@@ -179,6 +179,14 @@ class CveSection(_Section):
     #: practice. The time-split model stays in ``DIR/cve-model-heldout`` for evaluating held-out files.
     refit_on_all: bool = True
 
+    @field_validator("label_source_weights")
+    @classmethod
+    def _positive_weights(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: w for k, w in v.items() if not w > 0}
+        if bad:
+            raise ValueError(f"weights must be > 0, got {bad}")
+        return v
+
 
 class Config(_Section):
     run: RunSection = Field(default_factory=RunSection)

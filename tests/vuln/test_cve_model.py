@@ -135,3 +135,14 @@ def test_cvss_decoders():
         assert all(v.startswith("CVSS:3.1/") for v in preds) and len(preds) == len(held)
     with pytest.raises(ConfigError, match="decode"):
         CvssLinearModel(min_df=1, decode="mean").fit(texts, vectors).predict_vectors(held)
+
+
+def test_training_ids_roundtrip_and_bad_files(tmp_path):
+    texts, y, _ = _data()
+    model = CveModel(TfidfLinearStudent(loss="svm", min_df=1).fit(texts, y), None, INDEX, training_ids=["B", "A", "A"])
+    model.save(tmp_path / "m")
+    assert load_cve_model(tmp_path / "m").training_ids == ["A", "B"]
+    for bad, why in (("{not json", "not JSON"), ('{"a": 1}', "list of CVE IDs"), ("[1, 2]", "list of CVE IDs")):
+        (tmp_path / "m" / "training_ids.json").write_text(bad)
+        with pytest.raises(BundleError, match=why):
+            load_cve_model(tmp_path / "m")
