@@ -29,7 +29,7 @@ $(VENV)/.installed-llm: $(VENV)/.installed
 	touch $@
 
 run: setup
-	$(VENV)/bin/distilsec run $(CONFIG) --out $(OUT)
+	$(VENV)/bin/distilsec run $(CONFIG) --out $(OUT) --overwrite
 
 test: setup setup-llm
 	$(PY) -m pytest -q

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from distilsec.cli.app import app
@@ -224,3 +225,165 @@ def test_run_html_task(tmp_path, tiny_bert):
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
     assert len(rows) == 2 and all(r["label"] in ("benign", "phishing") for r in rows)
+
+
+# ---- issue 11: labels, small splits, --out, stdout (fast: hashed n-gram teacher and student) ----
+
+
+def _write_labelled(path, labels=("benign", "malicious"), n=300, single=False):
+    texts, _, groups = make_texts(n, seed=5)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["event", "verdict", "host"])
+        for i, (t, g) in enumerate(zip(texts, groups, strict=True)):
+            w.writerow([t, labels[0] if single or i % 2 == 0 else labels[1], f"{g}-{i % 7}"])
+    return path
+
+
+def _fast_config(table, **evaluation):
+    return validate_config(
+        {
+            "run": {"name": "fast", "seed": 0, "device": "cpu"},
+            "data": {
+                "task": "table",
+                "path": str(table),
+                "text_column": "event",
+                "label_column": "verdict",
+                "group_column": "host",
+            },
+            "teacher": {"type": "hashed_linear.v1", "n_features": 2048, "epochs": 2},
+            "students": {"student": {"type": "hashed_linear.v1", "n_features": 1024, "epochs": 2}},
+            "method": {"hard_label_baseline": False},
+            "evaluation": {"target_fpr": 0.01, "throughput_sample": 0, **evaluation},
+        }
+    )
+
+
+def _no_training(monkeypatch):
+    """Make any model construction fail: the error under test must come before training."""
+    import distilsec.run
+
+    def must_not_train(*_, **__):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(distilsec.run, "create", must_not_train)
+
+
+def test_single_class_label_column_is_refused_before_training(tmp_path, monkeypatch):
+    from distilsec.errors import DataError
+
+    _no_training(monkeypatch)
+    table = _write_labelled(tmp_path / "one.csv", single=True)
+    with pytest.raises(DataError, match="1 label class"):
+        run_experiment(_fast_config(table), out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # a refused run leaves nothing that would need --overwrite
+
+
+@pytest.mark.parametrize(("labels", "positive"), [(("0", "1"), "1"), (("good", "bad"), "bad")])
+def test_zero_one_and_good_bad_labels_train_and_ship_with_inferred_positive(tmp_path, labels, positive):
+    table = _write_labelled(tmp_path / "t.csv", labels=labels)
+    result = run_experiment(_fast_config(table), out=tmp_path / "run")
+    manifest = json.loads((result.run_dir / "student" / "manifest.json").read_text())
+    assert manifest["positive"] == positive and manifest["negative"] == labels[0]
+    assert result.metrics["evaluation"] == {"positive": positive, "negative": labels[0]}
+    assert result.metrics["models"]["student"]["auc"] is not None
+    written = validate_config(yaml.safe_load((result.run_dir / "config.yaml").read_text()))
+    assert (written.evaluation.positive, written.evaluation.negative) == (positive, labels[0])
+
+
+def test_unknown_label_pair_stops_before_training_naming_evaluation_positive(tmp_path, monkeypatch):
+    from distilsec.errors import ConfigError
+
+    _no_training(monkeypatch)
+    table = _write_labelled(tmp_path / "t.csv", labels=("alpha", "beta"))
+    with pytest.raises(ConfigError, match="set evaluation.positive"):
+        run_experiment(_fast_config(table), out=tmp_path / "run")
+
+
+def test_cli_positive_given_as_a_number_is_accepted(tmp_path):
+    table = _write_labelled(tmp_path / "t.csv", labels=("0", "1"))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps(_fast_config(table).model_dump(mode="json", exclude={"evaluation"})))
+    res = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "run"), "--evaluation.positive", "1"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "run" / "student" / "manifest.json").read_text())["positive"] == "1"
+
+
+def test_tiny_split_warns_in_console_report_and_metrics(tmp_path, capsys):
+    table = _write_labelled(tmp_path / "ten.csv", n=10)
+    result = run_experiment(_fast_config(table), out=tmp_path / "run")
+    warnings = result.metrics["warnings"]
+    assert warnings and all("fewer than 20 examples of a class" in w for w in warnings)
+    assert json.loads((result.run_dir / "metrics.json").read_text())["warnings"] == warnings
+    report = (result.run_dir / "report.md").read_text()
+    assert report.index("## Warnings") < report.index("## Models") and warnings[0] in report
+    assert "fewer than 20 examples" in capsys.readouterr().err
+
+
+def test_rerun_into_existing_out_needs_overwrite_and_leaves_no_stale_bundles(tmp_path):
+    table = _write_labelled(tmp_path / "t.csv")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps(_fast_config(table).model_dump(mode="json")))
+    out = tmp_path / "run"
+    first = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out), "--students.old.type", "hashed_linear.v1"])
+    assert first.exit_code == 0, first.output
+    assert (out / "old").is_dir()
+    again = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out)])
+    assert again.exit_code == 2 and "--overwrite" in again.output
+    res = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out), "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert not (out / "old").exists() and (out / "student" / "manifest.json").is_file()
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path):
+    table = _write_labelled(tmp_path / "t.csv")
+    precious = tmp_path / "docs"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("x")
+    with pytest.raises(Exception, match="not a distilsec run folder"):
+        run_experiment(_fast_config(table), out=precious, overwrite=True)
+    assert (precious / "thesis.tex").read_text() == "x"
+
+
+def test_run_out_existing_file_is_one_clear_line(tmp_path):
+    table = _write_labelled(tmp_path / "t.csv")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps(_fast_config(table).model_dump(mode="json")))
+    (tmp_path / "afile").write_text("x")
+    res = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "afile")])
+    assert res.exit_code == 2 and "is a file, not a folder" in res.output and "Traceback" not in res.output
+
+
+def test_run_stdout_holds_only_the_run_path(tmp_path):
+    """`RUN=$(distilsec run ...)` used to capture blank lines before the path."""
+    import subprocess
+    import sys
+
+    table = _write_labelled(tmp_path / "t.csv")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps(_fast_config(table).model_dump(mode="json")))
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "distilsec.cli.app", "run", str(cfg), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == f"{out}\n"
+    assert "done" in proc.stderr
+
+
+def test_multiclass_without_an_all_clear_label_stops_before_training(tmp_path, monkeypatch):
+    from distilsec.errors import ConfigError
+
+    _no_training(monkeypatch)
+    table = tmp_path / "cats.csv"
+    with open(table, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["event", "verdict", "host"])
+        for i in range(90):
+            label = ("games", "news", "shopping")[i % 3]
+            w.writerow([f"{label}-site{i}.example", label, f"h{i % 30}"])
+    with pytest.raises(ConfigError, match="set evaluation.negative"):
+        run_experiment(_fast_config(table), out=tmp_path / "run")

@@ -3,24 +3,82 @@
 Schemas are pydantic models with ``extra="forbid"``, so a typo is an error that names its path.
 Model sections name a registered factory (``type = "char_cnn.v1"``); their other keys go straight to
 its ``__init__``. ``--section.key value`` overrides are applied before validation.
+
+The whole config is validated *before* any data is read (a typo must not cost minutes of reading): section
+keys and value ranges by the schemas below, and every model section against its factory's ``__init__``
+signature and type hints (:func:`check_model_spec`), so ``epochs: two`` or an unknown parameter is one
+error naming its path.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime
+import functools
 import hashlib
+import inspect
 import json
 import tomllib
+import typing
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from distilsec.errors import ConfigError
 
-__all__ = ["Config", "ModelSpec", "load_config", "apply_overrides", "config_hash", "dump_config"]
+__all__ = [
+    "Config",
+    "ModelSpec",
+    "load_config",
+    "apply_overrides",
+    "check_model_spec",
+    "config_hash",
+    "dump_config",
+    "validate_config",
+]
+
+#: a share of something, strictly between 0 and 1 (a split fraction, a false-positive rate).
+Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+#: a similarity threshold in (0, 1].
+Similarity = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+def _iso_date(v: str | None, key: str) -> str | None:
+    """An ISO date/time string (``2023-01-01``); a typo here would otherwise surface after data reading."""
+    if v is None:
+        return v
+    try:
+        datetime.datetime.fromisoformat(str(v))
+    except ValueError:
+        raise ValueError(f"must be an ISO date such as 2023-01-01 ({key}), got {v!r}") from None
+    return str(v)
+
+
+def _label_name(v: Any) -> Any:
+    """Labels are strings; ``1``, ``1.5`` or ``true`` typed in YAML or an override name the label ``"1"``...
+
+    YAML turns ``--evaluation.positive 1`` into an int and ``true`` into a bool; a label column read from a
+    file holds the text ``1`` / ``true``, so the typed value is turned back into that text.
+    """
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return str(v)
+    return v
 
 
 class _Section(BaseModel):
@@ -32,7 +90,7 @@ class RunSection(_Section):
     seed: int = 0
     device: str = "auto"
     #: threads for torch on the CPU (0 = torch's default).
-    threads: int = 0
+    threads: NonNegativeInt = 0
 
 
 class DataSection(_Section):
@@ -56,28 +114,57 @@ class DataSection(_Section):
     #: map raw labels to task labels (e.g. phishing -> malicious); unmapped labels are kept.
     label_map: dict[str, str] = Field(default_factory=dict)
     #: keep at most this many examples after curation (whole groups, stratified by label).
-    max_examples: int | None = None
+    max_examples: PositiveInt | None = None
     #: characters kept per text (models read fewer; this bounds memory).
-    max_text_chars: int = 4096
+    max_text_chars: PositiveInt = 4096
+
+    @field_validator("label_map", mode="before")
+    @classmethod
+    def _label_map_as_text(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {_label_name(k): _label_name(x) for k, x in v.items()}
+        return v
 
 
 class CurationSection(_Section):
     normalise: bool = True
     exact_dedup: bool = True
     conflict_policy: Literal["drop", "keep_malicious", "first"] = "drop"
-    near_dup_threshold: float = 0.9
-    num_perm: int = 64
+    near_dup_threshold: Similarity = 0.9
+    num_perm: PositiveInt = 64
     #: near-duplicate shingling reads only the first this many characters of each text (null = all):
     #: near-dedup of MB-sized HTML pages is otherwise slow; shorter texts (commands, URLs) are unaffected.
-    shingle_max_chars: int | None = 65536
+    shingle_max_chars: PositiveInt | None = 65536
     shortcut_audit: bool = True
 
 
 class SplitSection(_Section):
     by: Literal["group", "time"] = "group"
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
+    #: validation data chooses the operating threshold: it cannot be empty.
+    val_fraction: Fraction = 0.1
+    #: ``by: group`` only (``by: time`` tests on everything from ``time_cutoff`` on).
+    test_fraction: Fraction = 0.2
+    #: ``by: time``: train/val before this ISO date, test from it (required then).
     time_cutoff: str | None = None
+
+    @field_validator("time_cutoff", mode="before")
+    @classmethod
+    def _cutoff_is_a_date(cls, v: Any) -> Any:
+        if isinstance(v, datetime.date):  # YAML reads an unquoted 2023-01-01 as a date
+            v = v.isoformat()
+        return _iso_date(v, "split.time_cutoff")
+
+    @model_validator(mode="after")
+    def _time_needs_cutoff(self) -> SplitSection:
+        if self.by == "time" and not self.time_cutoff:
+            raise ValueError(
+                "by is 'time' but time_cutoff is not set: add time_cutoff: 2023-01-01 (train before, test from)"
+            )
+        if self.by == "group" and self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError(
+                f"val_fraction + test_fraction = {self.val_fraction + self.test_fraction:g} leaves no training data"
+            )
+        return self
 
 
 class ModelSpec(BaseModel):
@@ -93,7 +180,7 @@ class ModelSpec(BaseModel):
 
 class MethodSection(_Section):
     type: Literal["distill"] = "distill"
-    temperature: float = 2.0
+    temperature: Annotated[float, Field(gt=0.0)] = 2.0
     alpha: float = 0.5
     #: also train every student on hard labels only (the baseline distillation must beat).
     hard_label_baseline: bool = True
@@ -109,18 +196,36 @@ class MethodSection(_Section):
 class NoiseSection(_Section):
     """Flip a share of the student's training labels; compare hard-label vs distilled training."""
 
-    rates: list[float] = Field(default_factory=list)
+    rates: list[Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(default_factory=list)
     #: which student (a key of ``students``) to run the experiment on.
     student: str | None = None
 
 
 class EvaluationSection(_Section):
+    """The detection view: which label is the alert (positive) and which is the all-clear (negative).
+
+    Left unset, they are inferred from the labels before training (``1/0``, ``bad/good``, ``phishing/
+    legitimate``...; see :mod:`distilsec.evaluation.labels`); set them for label sets that cannot be inferred.
+    Numbers and booleans name the label as typed (``--evaluation.positive 1`` is the label ``"1"``).
+    """
+
     positive: str = "malicious"
     negative: str = "benign"
     #: the operating threshold is chosen on validation data for this false-positive rate.
-    target_fpr: float = 1e-3
+    target_fpr: Fraction = 1e-3
     #: events/s on one thread, measured on this many test texts (0 = skip).
-    throughput_sample: int = 5000
+    throughput_sample: NonNegativeInt = 5000
+
+    @field_validator("positive", "negative", mode="before")
+    @classmethod
+    def _label_as_text(cls, v: Any) -> Any:
+        return _label_name(v)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> EvaluationSection:
+        if self.positive == self.negative:
+            raise ValueError(f"evaluation.positive and evaluation.negative are both {self.positive!r}")
+        return self
 
 
 _CVE_SOURCES = ("nvd-2.0", "nvd-1.1", "cve5")
@@ -132,9 +237,9 @@ class DecontaminationSection(_Section):
     #: benchmark files (CTI-Bench TSV or our JSONL); ``--decontaminate FILE`` adds more.
     benchmarks: list[str] = Field(default_factory=list)
     #: Jaccard similarity of character 5-gram sets at or above which a text is a near-copy.
-    threshold: float = 0.7
+    threshold: Similarity = 0.7
     #: also remove any training text sharing this many consecutive words with a benchmark (null = off).
-    ngram: int | None = None
+    ngram: PositiveInt | None = None
 
 
 class CveSection(_Section):
@@ -150,7 +255,7 @@ class CveSection(_Section):
     #: category labels (NVD's old CWE-264/-399/...): map to the weakness the catalog names, or drop.
     category_policy: Literal["map", "drop"] = "map"
     #: CWE classes with fewer training records are dropped from training (still counted in test).
-    min_class_count: int = 5
+    min_class_count: PositiveInt = 5
     #: records published on/after this date are left out (the data's end; null = keep all).
     test_until: str | None = None
     decontamination: DecontaminationSection = Field(default_factory=DecontaminationSection)
@@ -158,18 +263,18 @@ class CveSection(_Section):
     baseline: ModelSpec | None = None
     #: a fine-tuned small encoder, evaluated on ``encoder_eval_samples`` test records (CPU time).
     encoder: ModelSpec | None = None
-    encoder_eval_samples: int = 2000
+    encoder_eval_samples: NonNegativeInt = 2000
     #: CVSS v3.1 base-metric model (null = no CVSS output).
     cvss: ModelSpec | None = None
     #: which CWE model goes into the shipped bundle: a model name (``student``, ``baseline``, ``teacher``...) or
     #: ``best_val``: the best validation top-1 among the models within ``max_shipped_params``.
     shipped: str = "best_val"
-    max_shipped_params: int = 30_000_000
-    top_k: int = 3
+    max_shipped_params: PositiveInt = 30_000_000
+    top_k: PositiveInt = 3
     #: back off to a parent CWE when the top CWE's probability is below this (null = never).
-    backoff_threshold: float | None = 0.5
+    backoff_threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.5
     #: ms per CVE on one thread, measured on this many test descriptions (0 = skip).
-    latency_sample: int = 1000
+    latency_sample: NonNegativeInt = 1000
     #: training weight by who chose a record's labels: the first key that ``label_source`` starts with wins
     #: (``nvd@nist.gov`` for NVD's analysts, ``cna`` for the CVE's CNA, ``cisa-adp`` for CISA); others weigh 1.
     #: New CVEs are labelled by CNAs/CISA, whose practice differs from NVD's (CWE-121 where NVD says 787).
@@ -178,6 +283,13 @@ class CveSection(_Section):
     #: ``test_until`` (train + val + test): the bundle a user scores new CVEs with has seen the newest label
     #: practice. The time-split model stays in ``DIR/cve-model-heldout`` for evaluating held-out files.
     refit_on_all: bool = True
+
+    @field_validator("test_until", mode="before")
+    @classmethod
+    def _until_is_a_date(cls, v: Any) -> Any:
+        if isinstance(v, datetime.date):
+            v = v.isoformat()
+        return _iso_date(v, "cve.test_until")
 
     @field_validator("label_source_weights")
     @classmethod
@@ -208,6 +320,174 @@ class Config(_Section):
             raise ValueError("at least one student is required")
         return v
 
+    @model_validator(mode="after")
+    def _whole_config(self) -> Config:
+        """Cross-section rules and every model section's parameters, so no mistake waits for the data."""
+        problems = _cross_section_problems(self)
+        for path, spec in _model_specs(self):
+            problems += check_model_spec(spec, path)
+        if problems:
+            raise PydanticCustomError("config", "{detail}", {"detail": "\n  ".join(problems)})
+        return self
+
+
+def _cross_section_problems(config: Config) -> list[str]:
+    out = []
+    data = config.data
+    if data.task == "table" and not data.path:
+        out.append("data.path: data.task 'table' needs the file to read (a CSV, TSV, JSONL or Parquet file)")
+    if data.task == "table" and config.split.by == "time" and not data.time_column:
+        out.append("data.time_column: split.by 'time' on a table needs the column that holds each row's time")
+    if data.task == "cve" and config.split.by != "time":
+        out.append("split.by: the CVE task splits by time: set split.by: time and split.time_cutoff")
+    if config.noise.student is not None and config.noise.student not in config.students:
+        out.append(f"noise.student: {config.noise.student!r} is not a student; students: {', '.join(config.students)}")
+    return out
+
+
+def _model_specs(node: BaseModel, prefix: str = "") -> Iterator[tuple[str, ModelSpec]]:
+    """Every model section of a config (teacher, students, cve.baseline, semisup committee...) with its path."""
+    for name in type(node).model_fields:
+        value = getattr(node, name)
+        path = f"{prefix}{name}"
+        if isinstance(value, ModelSpec):
+            yield path, value
+        elif isinstance(value, BaseModel):
+            yield from _model_specs(value, f"{path}.")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, ModelSpec):
+                    yield f"{path}.{key}", item
+
+
+#: integer hyperparameters that must be at least 1 whatever the model (a size, a count of passes).
+_POSITIVE_PARAMS = frozenset(
+    {
+        "epochs",
+        "batch_size",
+        "max_len",
+        "max_length",
+        "max_chars",
+        "max_bytes",
+        "max_features",
+        "n_features",
+        "n_filters",
+        "n_chunks",
+        "embedding_dim",
+        "hidden_dim",
+        "hidden_dims",
+        "kernel_sizes",
+        "ngram_range",
+        "max_train_samples",
+        "n_ctx",
+        "max_shot_chars",
+        "max_input_chars",
+        "top_k",
+    }
+)
+
+
+@functools.cache
+def _params_model(type_name: str) -> tuple[type[BaseModel], dict[str, Any]] | None:
+    """A pydantic model of a registered factory's keyword arguments (from its signature and type hints).
+
+    Returns None for a factory that takes ``**kwargs`` (nothing can be checked); the dict holds defaults.
+    """
+    from distilsec.registry import get_factory
+
+    factory = get_factory(type_name)
+    init = factory.__init__ if inspect.isclass(factory) else factory
+    try:
+        hints = typing.get_type_hints(init)
+    except (NameError, TypeError):  # a hint that cannot be resolved: check names, not types
+        hints = {}
+    fields: dict[str, Any] = {}
+    defaults: dict[str, Any] = {}
+    for name, p in inspect.signature(factory).parameters.items():
+        if p.kind is p.VAR_KEYWORD:
+            return None
+        if p.kind is p.VAR_POSITIONAL:
+            continue
+        default = ... if p.default is p.empty else p.default
+        fields[name] = (hints.get(name, Any), default)
+        defaults[name] = default
+    model = create_model(
+        f"{type_name}_params", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields
+    )
+    return model, defaults
+
+
+def _range_problems(name: str, value: Any, default: Any) -> str | None:
+    """Negative values where the default is not, and zero for sizes/counts (see ``_POSITIVE_PARAMS``)."""
+    values = value if isinstance(value, list | tuple) else [value]
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if name in _POSITIVE_PARAMS and any(v < 1 for v in numbers):
+        return f"must be at least 1, got {value!r}"
+    defaults = default if isinstance(default, list | tuple) else [default]
+    default_nonneg = all(isinstance(d, int | float) and not isinstance(d, bool) and d >= 0 for d in defaults)
+    if default_nonneg and defaults and any(v < 0 for v in numbers):
+        return f"must not be negative, got {value!r}"
+    return None
+
+
+def check_model_spec(spec: ModelSpec | dict[str, Any], path: str) -> list[str]:
+    """Problems with one model section (``path: message`` lines); coerces ``epochs: 2.0`` to ``2`` in place.
+
+    The registered factory's ``__init__`` is the schema: unknown keys, wrong types and nonsensical sizes
+    are found here, before any data is read, instead of as a ``TypeError`` minutes into training.
+    Nested sections (``ensemble.v1`` members) are checked too.
+    """
+    raw = dict(spec.params) if isinstance(spec, ModelSpec) else {k: v for k, v in spec.items() if k != "type"}
+    type_name = spec.type if isinstance(spec, ModelSpec) else spec.get("type")
+    if not isinstance(type_name, str) or not type_name:
+        return [f"{path}.type: every model section needs a type (a registered name such as char_cnn.v1)"]
+    try:
+        built = _params_model(type_name)
+    except ConfigError as exc:
+        return [f"{path}.type: {exc}"]
+    if built is None:
+        return []
+    model, defaults = built
+    problems: list[str] = []
+    params = dict(raw)
+    if ".members." in path and "weight" in params:  # an ensemble member's weight is the ensemble's, not its own
+        weight = params.pop("weight")
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
+            problems.append(f"{path}.weight: must be a positive number, got {weight!r}")
+    try:
+        checked = model.model_validate(params)
+    except ValidationError as exc:
+        known = ", ".join(sorted(defaults))
+        for err in exc.errors():
+            where = ".".join(str(x) for x in err["loc"])
+            if err["type"] == "extra_forbidden":
+                problems.append(f"{path}.{where}: {type_name} has no parameter {where!r}; it takes: {known}")
+            elif err["type"] == "missing":
+                problems.append(f"{path}.{where}: {type_name} needs this parameter")
+            else:
+                problems.append(f"{path}.{where}: {err['msg']} (got {err.get('input')!r})")
+        return problems
+    coerced = {k: getattr(checked, k) for k in params}
+    for name, value in coerced.items():
+        problem = _range_problems(name, value, defaults.get(name))
+        if problem:
+            problems.append(f"{path}.{name}: {problem}")
+        if isinstance(value, int | float | str) and type(value) is not type(raw[name]):
+            _set_param(spec, name, value)
+        if isinstance(raw[name], list | tuple):
+            for i, item in enumerate(raw[name]):
+                if isinstance(item, dict) and "type" in item:
+                    problems += check_model_spec(item, f"{path}.{name}.{i}")
+    return problems
+
+
+def _set_param(spec: ModelSpec | dict[str, Any], name: str, value: Any) -> None:
+    if isinstance(spec, ModelSpec):
+        if spec.__pydantic_extra__ is not None:
+            spec.__pydantic_extra__[name] = value
+    else:
+        spec[name] = value
+
 
 def _read_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
@@ -215,7 +495,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError) as exc:  # ValueError: a date such as 2023-13-01
         raise ConfigError(f"{path} is not valid {'TOML' if path.suffix == '.toml' else 'YAML'}: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of sections, got {type(data).__name__}")
@@ -230,7 +510,10 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     out = copy.deepcopy(data)
     for dotted, value in overrides.items():
         if isinstance(value, str) and value != "":
-            parsed = yaml.safe_load(value)
+            try:
+                parsed = yaml.safe_load(value)
+            except (yaml.YAMLError, ValueError):  # e.g. 2023-13-01: YAML's date parser raises; keep the text
+                parsed = value
             # a date such as 2024-01-01 stays the string it was typed as (YAML would make it a date object)
             value = value if isinstance(parsed, datetime.date) else parsed
         node: Any = out
@@ -255,11 +538,17 @@ def _list_item(items: list[Any], key: str, dotted: str) -> Any:
 
 
 def _format_error(exc: ValidationError) -> str:
+    """One line per problem, each starting with the config path to fix (``students.student.epochs: ...``)."""
     lines = []
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"])
-        lines.append(f"  {loc}: {err['msg']}")
-    return "invalid config:\n" + "\n".join(lines)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] in ("int_parsing", "float_parsing", "bool_parsing", "literal_error", "string_type"):
+            msg = f"{msg} (got {err.get('input')!r})"
+        lines += (f"{loc}: {msg}" if loc else msg).split("\n  ")
+    if len(lines) == 1:
+        return f"invalid config: {lines[0]}"
+    return "invalid config:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def validate_config(data: dict[str, Any]) -> Config:

@@ -1,6 +1,9 @@
 """Named errors: every bad input ends in one of these, with a message a user can act on."""
 
-from sklearn.exceptions import NotFittedError
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sklearn.exceptions import NotFittedError
 
 __all__ = ["DistilsecError", "DataError", "ConfigError", "BundleError", "NotFittedError"]
 
@@ -19,3 +22,13 @@ class ConfigError(DistilsecError, ValueError):
 
 class BundleError(DistilsecError, ValueError):
     """A model bundle is missing, incomplete or unsafe to load (e.g. contains a pickle)."""
+
+
+def __getattr__(name: str) -> Any:
+    """``NotFittedError`` is scikit-learn's, re-exported lazily: importing sklearn costs seconds, and the
+    CLI and the ONNX scoring path import this module without needing it (PEP 562)."""
+    if name == "NotFittedError":
+        from sklearn.exceptions import NotFittedError
+
+        return NotFittedError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,18 +1,37 @@
 """Name -> factory registry, so a config names a model as ``"char_cnn.v1"`` (the spaCy pattern).
 
 When behaviour changes, register ``.v2`` and keep ``.v1``: old configs keep meaning what they meant.
+
+Built-in names are looked up in :data:`BUILTINS` (name -> ``"module:attr"``) and only the module a name
+points to is imported, on first use: scoring a char-CNN bundle imports torch and that one student, not
+transformers, the LLM stack or the CVE models (seconds of start-up). Anything else, third-party and user
+code included, registers itself with the :func:`register` decorator as before.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 from distilsec.errors import ConfigError
 
-__all__ = ["register", "get_factory", "registered", "create"]
+__all__ = ["BUILTINS", "register", "get_factory", "registered", "create"]
 
 _REGISTRY: dict[str, Callable[..., Any]] = {}
+
+#: Built-in factories by name. A test checks each entry against the name its ``@register`` decorator uses.
+BUILTINS: dict[str, str] = {
+    "char_cnn.v1": "distilsec.students.char_cnn:CharCNNStudent",
+    "hashed_linear.v1": "distilsec.students.hashed_linear:HashedLinearStudent",
+    "tfidf_linear.v1": "distilsec.students.tfidf_linear:TfidfLinearStudent",
+    "html_inspector.v1": "distilsec.students.html_inspector:HTMLInspectorStudent",
+    "encoder.v1": "distilsec.teachers.encoder:EncoderTeacher",
+    "ensemble.v1": "distilsec.teachers.ensemble:EnsembleTeacher",
+    "llm.v1": "distilsec.teachers.llm.teacher:LLMTeacher",
+    "cve_model.v1": "distilsec.vuln.model:CveModel",
+    "cvss_linear.v1": "distilsec.vuln.cvss_model:CvssLinearModel",
+}
 
 
 def register(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -28,26 +47,31 @@ def register(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return deco
 
 
+def _load_builtin(name: str) -> Callable[..., Any]:
+    """Import the one module a built-in name points to; its ``@register`` decorator fills the registry."""
+    module, _, attr = BUILTINS[name].partition(":")
+    factory = getattr(importlib.import_module(module), attr)
+    return _REGISTRY.get(name, factory)
+
+
 def _ensure_builtin_loaded() -> None:
-    # Importing the packages runs their @register decorators.
-    import distilsec.students  # noqa: F401
-    import distilsec.teachers  # noqa: F401
-    import distilsec.vuln.cvss_model  # noqa: F401
-    import distilsec.vuln.model  # noqa: F401
+    """Import every built-in model (slow: torch, transformers, the LLM stack); kept for callers that want all."""
+    for name in BUILTINS:
+        _load_builtin(name)
 
 
 def get_factory(name: str) -> Callable[..., Any]:
     """The factory registered under ``name``; a ConfigError lists the known names otherwise."""
-    _ensure_builtin_loaded()
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"unknown model type {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+    if name in BUILTINS:
+        return _load_builtin(name)
+    raise ConfigError(f"unknown model type {name!r}; known: {', '.join(registered())}")
 
 
 def registered() -> list[str]:
-    _ensure_builtin_loaded()
-    return sorted(_REGISTRY)
+    """Every known name, built-in or registered, without importing any model."""
+    return sorted(set(_REGISTRY) | set(BUILTINS))
 
 
 def create(name: str, params: dict[str, Any]) -> Any:

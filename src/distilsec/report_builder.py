@@ -51,7 +51,9 @@ def build_report(
         for k, v in rep["split"].items()
     ]
     body = [
-        f"Task `{config.data.task}`; {rep['read']} examples read "
+        f"Task `{config.data.task}`; "
+        + (f"{rep['rows_in']} rows in, " if "rows_in" in rep else "")
+        + f"{rep['read']} examples read "
         f"(skipped: {json.dumps(rep['read_skips']) if rep['read_skips'] else 'none'}"
         + (f"; kept but altered: {json.dumps(rep['read_notes'])}" if rep.get("read_notes") else "")
         + ").",

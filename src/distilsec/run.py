@@ -11,7 +11,9 @@ import hashlib
 import json
 import logging
 import platform
+import shutil
 import subprocess
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,16 +27,25 @@ from distilsec.bundle import update_manifest
 from distilsec.config import Config, config_hash, dump_config
 from distilsec.data.example import Example
 from distilsec.data.skips import SkipCounter
+from distilsec.data.stats import row_accounting_problems
 from distilsec.data.subsample import cap_by_group
 from distilsec.data.tasks import load_examples
 from distilsec.device import resolve_device
+from distilsec.errors import ConfigError, DataError, DistilsecError
+from distilsec.evaluation.labels import (
+    DetectionView,
+    check_enough_classes,
+    resolve_detection_view,
+    small_split_warnings,
+)
 from distilsec.methods.distill import distill
 from distilsec.methods.noise import flip_labels
 from distilsec.preprocess import get_preprocessor
 from distilsec.registry import create
+from distilsec.runtime.fast_path import export_fast_path
 from distilsec.throughput import events_per_second
 
-__all__ = ["run_experiment", "RunResult", "prepare_data", "PreparedData"]
+__all__ = ["run_experiment", "RunResult", "prepare_data", "PreparedData", "resolve_evaluation", "RUN_FOLDER_MARKERS"]
 
 log = logging.getLogger("distilsec.run")
 console = Console(stderr=True)
@@ -50,6 +61,8 @@ class PreparedData:
     classes: list[str]
     preprocess: str
     report: dict[str, Any] = field(default_factory=dict)
+    #: the alert / all-clear labels, resolved from the labels before any training (None: not resolved yet).
+    view: DetectionView | None = None
 
     def fingerprint(self) -> str:
         h = hashlib.sha256()
@@ -81,8 +94,16 @@ def prepare_data(config: Config, *, data_dir: str | Path | None = None) -> Prepa
 
     seed = config.run.seed
     skips = SkipCounter()
-    raw = load_examples(config.data, data_dir=data_dir, skips=skips)
-    report: dict[str, Any] = {"read": len(raw), "read_skips": skips.as_dict(), "read_notes": skips.notes_dict()}
+    by_input: dict[str, dict[str, Any]] = {}
+    raw = load_examples(config.data, data_dir=data_dir, skips=skips, by_input=by_input)
+    report: dict[str, Any] = {
+        "rows_in": len(raw) + skips.total,  # rows in = rows read + rows skipped (by reason)
+        "read": len(raw),
+        "read_skips": skips.as_dict(),
+        "read_notes": skips.notes_dict(),
+        "read_by_input": by_input,
+    }
+    row_accounting_problems(report)  # logs an error line for any gap
     preprocess = {"cmdline": "cmdline", "url": "url"}.get(config.data.task, "none")
     if not config.curation.normalise:
         preprocess = "none"
@@ -99,14 +120,15 @@ def prepare_data(config: Config, *, data_dir: str | Path | None = None) -> Prepa
     )
     report["curation"] = curated.report
     examples = curated.examples
+    counts = Counter(str(ex.label) for ex in examples)
+    check_enough_classes(counts, f"the {config.data.task} data ({_source(config)})")
+    view = _detection_view(config, sorted(counts))
     if config.data.max_examples:
         examples = cap_by_group(examples, config.data.max_examples, seed)
         report["capped_to"] = len(examples)
 
     if config.split.by == "time":
-        if not config.split.time_cutoff:
-            from distilsec.errors import ConfigError
-
+        if not config.split.time_cutoff:  # validated with the config; kept for configs built without it
             raise ConfigError("split.by = 'time' needs split.time_cutoff (an ISO date)")
         split = split_by_time(
             examples,
@@ -131,22 +153,74 @@ def prepare_data(config: Config, *, data_dir: str | Path | None = None) -> Prepa
     report["cross_split_near_duplicates_removed"] = removed
     train, val, test = split.train, kept["val"], kept["test"]
     report["split"] = {name: _counts(part) for name, part in (("train", train), ("val", val), ("test", test))}
-    if config.curation.shortcut_audit:
+    # the audit's own default is "not benign" (or the second of two labels); other label sets need the view
+    audit_positive = None if "benign" in counts else view.positive if len(counts) == 2 else ""
+    if config.curation.shortcut_audit and audit_positive == "":
+        log.info("shortcut audit skipped: several classes and none named 'benign'")
+    elif config.curation.shortcut_audit:
 
         def raw_of(part: list[Example]) -> list[Example]:
             return [ex.with_text(raw_text.get(ex.id, ex.text)) for ex in part]
 
         report["shortcut_audit"] = shortcut_audit(
-            raw_of(train), raw_of(test), train, test, cues=HTML_CUES if config.data.task == "html" else None
+            raw_of(train),
+            raw_of(test),
+            train,
+            test,
+            cues=HTML_CUES if config.data.task == "html" else None,
+            positive=audit_positive,
         )
     classes = sorted({ex.label for ex in train if ex.label is not None})
+    check_enough_classes(Counter(str(ex.label) for ex in train), "the training split")
     for name, part in (("val", val), ("test", test)):
         unknown = sorted({ex.label for ex in part} - set(classes))
         if unknown:
             log.warning("%s has labels unseen in train: %s (dropped)", name, unknown)
     val = [ex for ex in val if ex.label in classes]
     test = [ex for ex in test if ex.label in classes]
-    return PreparedData(train, val, test, classes, preprocess, report)
+    report["warnings"] = small_split_warnings({"val": _labels(val), "test": _labels(test)}, classes)
+    report["evaluation"] = {"positive": view.positive, "negative": view.negative, "note": view.note}
+    return PreparedData(train, val, test, classes, preprocess, report, view)
+
+
+def _detection_view(config: Config, classes: list[str]) -> DetectionView:
+    """Which label alerts (printed when inferred); a ConfigError naming evaluation.positive if unknowable."""
+    ev = config.evaluation
+    view = resolve_detection_view(classes, ev.positive, ev.negative, explicit=ev.model_fields_set)
+    if view.note:
+        console.print(f"[bold]note:[/] {view.note}")
+        log.info("%s", view.note)
+    return view
+
+
+def _source(config: Config) -> str:
+    """What was read, for messages: the table's file and label column, or the task's data folder."""
+    if config.data.path:
+        return f"{config.data.path}, label column {config.data.label_column!r}"
+    return f"data.task {config.data.task!r}"
+
+
+def resolve_evaluation(config: Config, data: PreparedData) -> Config:
+    """The config with ``evaluation.positive``/``negative`` spelled as in the data's classes (see
+    :func:`~distilsec.evaluation.labels.resolve_detection_view`), checked before any training.
+
+    Also refuses splits the evaluation cannot use: an empty val/test split, or a val split without the
+    negative class (the operating threshold is chosen for a false-positive rate on it).
+    """
+    ev = config.evaluation
+    view = data.view or _detection_view(config, data.classes)
+    for name in ("val", "test"):
+        if not getattr(data, name):
+            raise DataError(
+                f"the {name} split is empty ({len(data.train)} training rows): add data or raise split.{name}_fraction"
+            )
+    if view.negative in data.classes and not any(ex.label == view.negative for ex in data.val):
+        raise DataError(
+            f"the val split has no {view.negative!r} examples, so no threshold can be chosen for "
+            f"evaluation.target_fpr: add data or raise split.val_fraction"
+        )
+    resolved = ev.model_copy(update={"positive": view.positive, "negative": view.negative})
+    return config.model_copy(update={"evaluation": resolved})
 
 
 def _counts(part: list[Example]) -> dict[str, Any]:
@@ -207,14 +281,48 @@ def _env(config: Config, data: PreparedData) -> dict[str, Any]:
     }
 
 
-def _make_run_dir(config: Config, out: str | Path | None) -> Path:
-    if out is not None:
-        run_dir = Path(out)
-    else:
+#: files every run writes first: a folder holding them is a distilsec run folder that ``--overwrite`` may clear.
+RUN_FOLDER_MARKERS = ("config.yaml", "log.txt")
+
+
+def _make_run_dir(config: Config, out: str | Path | None, *, overwrite: bool = False) -> Path:
+    """The run folder: new, or an old run folder cleared with ``overwrite`` (never one that holds other files).
+
+    A re-run into a used folder would otherwise leave the old run's bundles beside the new ones.
+    """
+    if out is None:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         run_dir = Path("runs") / config.data.task / f"{stamp}-{config_hash(config)[:8]}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        run_dir = Path(out)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"--out {run_dir} is a file, not a folder: pass a folder path for the run")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise ConfigError(
+                f"--out {run_dir} already holds files (an earlier run?): pass --overwrite to replace that run, "
+                "or choose a new folder"
+            )
+        if not all((run_dir / m).is_file() for m in RUN_FOLDER_MARKERS):
+            raise ConfigError(
+                f"--out {run_dir} is not empty and is not a distilsec run folder (no {' + '.join(RUN_FOLDER_MARKERS)}):"
+                " refusing to delete its files even with --overwrite; choose a new folder"
+            )
+        _clear_folder(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise ConfigError(f"--out {run_dir}: cannot create the folder ({exc.strerror}: {exc.filename})") from None
     return run_dir
+
+
+def _clear_folder(folder: Path) -> None:
+    """Delete a folder's contents (not the folder); links are removed, never followed."""
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def _attach_log(run_dir: Path) -> logging.Handler:
@@ -238,19 +346,23 @@ def run_experiment(
     out: str | Path | None = None,
     data_dir: str | Path | None = None,
     decontaminate: list[str] | None = None,
+    overwrite: bool = False,
 ) -> RunResult:
     """Train the teacher, distil the students, evaluate them all on held-out groups, write the run.
 
     ``decontaminate`` names benchmark files whose records (IDs and near-copies) are removed from training
     (the CVE task; see :mod:`distilsec.vuln.run`, to which ``data.task == "cve"`` is dispatched).
+    ``out`` must be new or empty; ``overwrite`` clears an earlier run folder there first.
     """
     from distilsec.evaluation.metrics import binary_labels, binary_scores, choose_threshold, evaluate
     from distilsec.evaluation.report import write_report
 
     if config.run.threads:
         torch.set_num_threads(config.run.threads)
-    run_dir = _make_run_dir(config, out)
+    existed = out is not None and Path(out).is_dir()
+    run_dir = _make_run_dir(config, out, overwrite=overwrite)
     handler = _attach_log(run_dir)
+    checking = config.data.task != "cve"  # True until training starts: a mistake found by then leaves no folder
     try:
         if config.data.task == "cve":
             from distilsec.vuln.run import run_cve
@@ -258,14 +370,18 @@ def run_experiment(
             cve_metrics, cve_bundles = run_cve(config, run_dir, data_dir=data_dir, benchmarks=decontaminate)
             return RunResult(run_dir, cve_metrics, cve_bundles)
         if decontaminate:
-            from distilsec.errors import ConfigError
-
             raise ConfigError("--decontaminate applies to the CVE task (data.task: cve) only")
         (run_dir / "config.yaml").write_text(dump_config(config))
-        ev = config.evaluation
 
         _stage("data: read, normalise, curate, split by group")
         data = prepare_data(config, data_dir=data_dir)
+        config = resolve_evaluation(config, data)  # which label alerts: decided before any training
+        ev = config.evaluation
+        (run_dir / "config.yaml").write_text(dump_config(config))
+        warnings = list(data.report.get("warnings", []))
+        for w in warnings:
+            console.print(f"[bold yellow]warning:[/] {w}")
+            log.info("warning: %s", w)  # to log.txt; the console has it already
         (run_dir / "splits").mkdir(exist_ok=True)
         for name in ("train", "val", "test"):
             ids = [ex.id for ex in getattr(data, name)]
@@ -278,6 +394,7 @@ def run_experiment(
         x_tr, y_tr = _texts(data.train), _labels(data.train)
         parts = {"val": data.val, "test": data.test}
 
+        checking = False
         _stage(f"teacher: {config.teacher.type}")
         teacher = create(config.teacher.type, _model_params(config.teacher, config))
         teacher.fit(x_tr, y_tr, classes=data.classes)
@@ -381,13 +498,17 @@ def run_experiment(
                 negative=ev.negative,
                 preprocess=data.preprocess,
                 max_text_chars=config.data.max_text_chars,
+                text_column=config.data.text_column if config.data.task == "table" else None,  # what `score` reads
                 role=roles[name],
                 task=config.data.task,
                 data_fingerprint=fingerprint,
                 metrics={k: v for k, v in results[name].items() if not isinstance(v, (dict, list))},
             )
             bundles[name] = bundle
+            export_fast_path(bundle, _texts(data.val), console)  # model.onnx: `score` is fast by default
         metrics = {
+            "warnings": warnings,
+            "evaluation": {"positive": ev.positive, "negative": ev.negative},
             "models": results,
             "noise_experiment": noise_rows,
             "data": data.report,
@@ -396,9 +517,19 @@ def run_experiment(
         from distilsec.report_builder import build_report
 
         sections = build_report(run_dir, config, data, results, curves, noise_rows)
+        if warnings:
+            sections.insert(0, ("Warnings", "\n".join(f"- **{w}**" for w in warnings)))
         write_report(run_dir, title=f"distilsec run: {config.run.name}", sections=sections, metrics=metrics)
+        for w in warnings:  # again at the end, where the reader of the console looks
+            console.print(f"[bold yellow]warning:[/] {w}")
         console.print(f"[bold green]done[/]: {run_dir}/report.md")
         return RunResult(run_dir, metrics, bundles)
+    except DistilsecError:
+        if checking:  # the data or labels were refused before training: nothing to keep, and no --overwrite
+            logging.getLogger("distilsec").removeHandler(handler)
+            handler.close()
+            _clear_folder(run_dir) if existed else shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     finally:
         logging.getLogger("distilsec").removeHandler(handler)
         handler.close()

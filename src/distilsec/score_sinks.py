@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from typing import IO, Any
+
+import numpy as np
 
 from distilsec.errors import DistilsecError
 
@@ -19,11 +22,21 @@ OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
 BASE_COLUMNS = ["row", "id", "score", "label", "error"]
 
 
+Items = list[tuple[dict[str, Any], "str | None"]]
+Result = tuple[np.ndarray, list[str], np.ndarray]
+
+
 class Sink:
     """Writes lists of row dicts; ``close`` finishes the file (Parquet writes its footer then)."""
 
     def write(self, rows: list[dict[str, Any]]) -> None:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def write_batch(self, items: Items, result: Result, start_row: int, classes: list[str] | None = None) -> None:
+        """Write one scored batch (see :func:`distilsec.scoring.make_rows`); sinks may do it without dicts."""
+        from distilsec.scoring import make_rows
+
+        self.write(make_rows(items, result, start_row, classes))
 
     def close(self) -> None:
         return None
@@ -35,6 +48,35 @@ class _JsonlSink(Sink):
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         self.out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+    def write_batch(self, items: Items, result: Result, start_row: int, classes: list[str] | None = None) -> None:
+        """The same bytes as ``json.dumps`` of :func:`make_rows`' dicts, formatted directly.
+
+        Building a dict and encoding it per row was a fifth of ``distilsec score``'s time on short events;
+        rows with an error or class probabilities still take the general path. A test holds the two equal.
+        """
+        if classes is not None:
+            super().write_batch(items, result, start_row, classes)
+            return
+        from distilsec.scoring import make_rows
+
+        scores, labels, proba = result
+        values = [round(v, 6) for v in np.asarray(scores, dtype=np.float64).tolist()]
+        label_json = {c: json.dumps(c, ensure_ascii=False) for c in set(labels)}
+        lines = []
+        k = 0
+        for i, (extra, text) in enumerate(items):
+            row = start_row + i
+            if text is None or len(extra) > ("id" in extra) or not math.isfinite(values[k]):
+                one = make_rows([(extra, text)], (scores[k : k + 1], labels[k : k + 1], proba[k : k + 1]), row)
+                lines.append(json.dumps(one[0], ensure_ascii=False))
+                k += text is not None
+                continue
+            ident = f'"id": {json.dumps(extra["id"], ensure_ascii=False)}, ' if extra else ""
+            lines.append(f'{{"row": {row}, {ident}"score": {values[k]!r}, "label": {label_json[labels[k]]}}}')
+            k += 1
+        if lines:
+            self.out.write("\n".join(lines) + "\n")
 
 
 class _CsvSink(Sink):

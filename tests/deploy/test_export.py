@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from distilsec.bundle import load_model, read_manifest
+from distilsec.bundle import load_model, read_manifest, update_manifest
 from distilsec.cli.app import app
 from distilsec.errors import BundleError, DistilsecError
 from distilsec.export import export_onnx
@@ -177,3 +177,51 @@ def test_cli_export_with_texts_file(bundle_copy, tmp_path):
     # outside a run folder and without --texts: a clear error, not a traceback
     res = CliRunner().invoke(app, ["export", str(bundle)])
     assert res.exit_code == 2 and "--texts" in res.output
+
+
+class _FixedScores:
+    """A stand-in ScoringModel that returns given scores (two classes, benign/malicious)."""
+
+    def __init__(self, scores: list[float], threshold: float, runtime: str) -> None:
+        self.s, self.threshold, self.runtime = np.asarray(scores, dtype=np.float64), threshold, runtime
+
+    def score_batch(self, texts):
+        s = self.s[: len(texts)]
+        labels = ["malicious" if v >= self.threshold else "benign" for v in s]
+        return s, labels, np.stack([1 - s, s], axis=1)
+
+
+def test_boundary_flip_within_tolerance_is_reported_not_a_parity_failure():
+    """Issue 11: a score on the threshold that moves by 3e-7 flips its decision: rounding, not a failure."""
+    from distilsec.export.parity import check_parity
+
+    thr = 0.7310585786300049
+    ref = _FixedScores([0.1, thr, 0.9], thr, "native")
+    close = _FixedScores([0.1, thr - 2.68e-7, 0.9], thr, "onnx")
+    p = check_parity(ref, close, ["a", "b", "c"], tolerance=1e-4)
+    assert p["ok"] and p["n_decisions_differ"] == 1
+    assert p["boundary_flips"] == [{"index": 1, "score": thr, "candidate_score": thr - 2.68e-7, "margin": 0.0}]
+    far = _FixedScores([0.1, thr - 2e-3, 0.9], thr, "onnx")
+    p = check_parity(ref, far, ["a", "b", "c"], tolerance=1e-4)
+    assert not p["ok"] and p["n_decisions_differ"] == 1  # beyond the tolerance: still refused
+    # int8 (no tolerance): decisions are all it is judged by
+    assert not check_parity(ref, close, ["a", "b", "c"], tolerance=None)["ok"]
+
+
+def test_export_succeeds_when_a_score_sits_within_1e_6_of_the_threshold(bundle_copy):
+    """Issue 11: `distilsec export` refused the `make run` student over one decision flip at 2.68e-07."""
+    bundle = bundle_copy("hashed_linear")
+    texts = make_texts(400, seed=11)[0]
+    s_native, _ = ScoringModel(bundle, runtime="native").score_texts(texts)
+    s_onnx, _ = ScoringModel(bundle, runtime="onnx").score_texts(texts)
+    diff = np.abs(s_native - s_onnx)
+    i = int(diff.argmax())
+    assert 0 < diff[i] < 1e-6  # float32 graph vs float64 softmax: rounding only
+    threshold = (s_native[i] + s_onnx[i]) / 2  # strictly between the two: the decision must flip
+    update_manifest(bundle, threshold=float(threshold))
+    result = export_onnx(bundle, validation_texts=texts)
+    p = result.parity["fp32"]
+    assert result.ok and p["n_decisions_differ"] >= 1 and p["max_flip_margin"] < 1e-6
+    assert any(f["index"] == i for f in p["boundary_flips"])
+    assert read_manifest(bundle)["onnx"]["parity"]["fp32"]["n_decisions_differ"] == p["n_decisions_differ"]
+    assert ScoringModel(bundle).runtime == "onnx"

@@ -148,19 +148,29 @@ def test_batcher_overload_timeout_and_errors():
     asyncio.run(go())
 
 
-def test_timeout_gives_504(exported):
-    app = create_app(ServeSettings(models={"cnn": str(exported["char_cnn"])}, timeout_s=0.001))
-    scorer = app.app.state.scorers["cnn"]
-    real = scorer.score_batch
+def test_request_not_started_within_the_timeout_gets_504_and_a_started_one_is_finished(exported):
+    import threading
 
-    def slow(texts):
-        time.sleep(0.05)
+    app = create_app(ServeSettings(models={"cnn": str(exported["char_cnn"])}, timeout_s=0.05))
+    batcher = app.app.state.batchers["cnn"]
+    real, started, release = batcher.fn, threading.Event(), threading.Event()
+
+    def held(texts):
+        started.set()
+        release.wait(30)
         return real(texts)
 
-    app.app.state.batchers["cnn"].fn = slow
+    batcher.fn = held
     with TestClient(app) as c:
-        r = c.post("/v1/score", json={"text": "ls"})
-    assert r.status_code == 504 and "within" in r.json()["detail"]
+        first: list = []
+        thread = threading.Thread(target=lambda: first.append(c.post("/v1/score", json={"text": "ls"})))
+        thread.start()
+        assert started.wait(30)  # its batch is being scored
+        late = c.post("/v1/score", json={"text": "whoami"})  # queued behind the held batch past 0.05 s
+        release.set()
+        thread.join(30)
+    assert late.status_code == 504 and "did not start within" in late.json()["detail"]
+    assert first[0].status_code == 200  # started before its deadline passed: finished, not thrown away
 
 
 def test_model_specs_and_bad_bundles(tmp_path):

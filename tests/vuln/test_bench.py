@@ -78,3 +78,50 @@ def test_metrics_by_hand():
     v = evaluate_vsp([V98, V61], [V98, V98])
     assert v["mad"] == pytest.approx((0 + (9.8 - 6.1)) / 2)
     assert v["metric_accuracy"]["UI"] == 0.5 and v["exact_vector"] == 0.5 and v["severity_accuracy"] == 0.5
+
+
+def _crlf_file(path, rows):
+    """A CTI-Bench-style TSV: CRLF record ends, bare LF inside the (unquoted) multi-line prompt."""
+    prompt = "Analyze the following CVE description.\n- **Attack Vector (AV)**: Network (N)\n- AC\nDescription: "
+    body = "URL\tDescription\tPrompt\tGT\r\n" + "".join(
+        f"https://nvd.nist.gov/vuln/detail/{cve}\t{desc}\t{prompt}{desc}\t{gt}\r\n" for cve, desc, gt in rows
+    )
+    path.write_bytes(body.encode())
+    return path
+
+
+def test_crlf_vsp_file_with_multiline_prompts_reads_every_row(tmp_path):
+    p = _crlf_file(tmp_path / "cti-vsp.tsv", [("CVE-2024-1111", "Overflow in A.", V98), ("CVE-2024-2222", "B.", V61)])
+    b = read_bench(p, "vsp")
+    assert [(it.cve_id, it.gt) for it in b.items] == [("CVE-2024-1111", V98), ("CVE-2024-2222", V61)]
+    assert b.skips == {} and b.n_rows == 2
+
+
+def test_crlf_rcm_file_reads_like_its_lf_twin(tmp_path):
+    rows = [("CVE-2024-0001", 'SQL "injection" in X.', "CWE-89"), ("CVE-2024-0002", "XSS in Y.", "CWE-79")]
+    crlf = read_bench(_crlf_file(tmp_path / "cti-rcm.tsv", rows), "rcm")
+    lf = read_bench(write_tsv(tmp_path / "lf.tsv", rows), "rcm")
+    assert [(it.cve_id, it.description, it.gt) for it in crlf.items] == [
+        (it.cve_id, it.description, it.gt) for it in lf.items
+    ]
+    assert crlf.skips == lf.skips == {}
+
+
+def test_decontamination_reads_rows_whatever_their_gt(tmp_path):
+    from distilsec.vuln.bench import read_bench_texts
+
+    p = _crlf_file(tmp_path / "b.tsv", [("CVE-2024-0001", "A.", V98), ("CVE-2024-0002", "B.", "not a vector")])
+    b = read_bench_texts(p)
+    assert [it.cve_id for it in b.items] == ["CVE-2024-0001", "CVE-2024-0002"] and b.task == "vsp"
+
+
+def test_decontamination_file_with_no_usable_row_is_a_data_error(tmp_path):
+    from distilsec.vuln.data import _bench_texts
+
+    p = tmp_path / "useless.tsv"
+    p.write_bytes(b"URL\tDescription\tPrompt\tGT\r\nhttps://x/CVE-2024-0001\t\tp\tCWE-79\r\n")
+    with pytest.raises(DataError, match=r"useless\.tsv: no benchmark row with a description out of 1.*header URL"):
+        _bench_texts([p])
+    (tmp_path / "wrong.tsv").write_text("id,text\n1,a\n")
+    with pytest.raises(DataError, match="lacks"):
+        _bench_texts([tmp_path / "wrong.tsv"])

@@ -26,13 +26,14 @@ def setup_logging(verbose: bool = False) -> None:
         handlers=[RichHandler(console=console, show_path=False)],
     )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        import transformers
-
+    # Quiet transformers through the variables it reads when imported: importing it here would cost
+    # every command (``score`` on an ONNX bundle included) seconds of torch start-up.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # what transformers' disable_progress_bar sets
+    if "transformers" in sys.modules:  # already imported: the variables came too late for it
+        transformers = sys.modules["transformers"]
         transformers.logging.set_verbosity_error()
         transformers.utils.logging.disable_progress_bar()
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def parse_overrides(args: list[str]) -> dict[str, str]:
@@ -61,7 +62,10 @@ def friendly_errors(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except DistilsecError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        from rich.markup import escape
+
+        # one line whatever the terminal width (no wrapping); the message is text, not rich markup
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +16,7 @@ from distilsec.cli.bench import bench_app
 from distilsec.cli.curate import data_curate
 from distilsec.cli.cve import cve as cve_command
 from distilsec.cli.export import export
+from distilsec.cli.init import init
 from distilsec.cli.label import label_app
 from distilsec.cli.score import score
 from distilsec.cli.semisup import semisup_app
@@ -27,6 +32,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(bench_app, name="bench")
 app.add_typer(label_app, name="label")
 app.add_typer(semisup_app, name="semisup")
+app.command("init")(init)
 app.command("cve")(cve_command)
 app.command("score")(score)
 app.command("export")(export)
@@ -50,11 +56,15 @@ def run(
     decontaminate: Annotated[
         list[Path] | None, typer.Option(help="Benchmark file whose CVEs/near-copies leave training (repeatable).")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the earlier run in --out (only a distilsec run folder).")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Train the teacher, distil the students and evaluate them, as CONFIG says.
 
-    Extra ``--section.key value`` arguments override the config.
+    Extra ``--section.key value`` arguments override the config. Standard output holds only the run
+    folder's path (``RUN=$(distilsec run ...)``); progress and reports go to standard error.
     """
     setup_logging(verbose)
 
@@ -65,11 +75,41 @@ def run(
         overrides = parse_overrides(ctx.args)
         if device:
             overrides["run.device"] = device
-        cfg = load_config(config, overrides)
-        result = run_experiment(cfg, out=out, data_dir=data_dir, decontaminate=[str(p) for p in decontaminate or []])
+        cfg = load_config(config, overrides)  # the whole config is checked before any data is read
+        with _stdout_to_stderr():
+            result = run_experiment(
+                cfg,
+                out=out,
+                data_dir=data_dir,
+                decontaminate=[str(p) for p in decontaminate or []],
+                overwrite=overwrite,
+            )
         typer.echo(str(result.run_dir))
 
     friendly_errors(go)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to standard output meanwhile (libraries' prints and progress bars, C code
+    writing to file descriptor 1) to standard error, so that stdout holds only what the command returns."""
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test runner's buffer)
+        fd = None
+    saved = os.dup(fd) if fd is not None else None
+    try:
+        if fd is not None:
+            sys.stderr.flush()
+            os.dup2(sys.stderr.fileno(), fd)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        if saved is not None and fd is not None:
+            os.dup2(saved, fd)
+            os.close(saved)
 
 
 @config_app.command("show", context_settings=EXTRA)

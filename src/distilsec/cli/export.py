@@ -29,6 +29,13 @@ def _read_texts(path: str, limit: int) -> list[str]:
             stream.close()
 
 
+def _flips(parity: dict) -> str:
+    """How many decisions differ and how close to the threshold the farthest of them was."""
+    n = parity["n_decisions_differ"]
+    margin = parity.get("max_flip_margin")
+    return f"{n} (≤{margin:.1e})" if n and margin is not None else str(n)
+
+
 def export(
     bundle: Annotated[Path, typer.Argument(help="Student bundle folder (char_cnn.v1 or hashed_linear.v1).")],
     out: Annotated[
@@ -42,9 +49,11 @@ def export(
         str | None,
         typer.Option(help="Validation texts for the parity check (lines/JSONL/CSV); default: the run's val split."),
     ] = None,
-    max_texts: Annotated[int, typer.Option(help="At most this many validation texts.")] = 20000,
+    max_texts: Annotated[int, typer.Option(min=1, help="At most this many validation texts.")] = 20000,
     data_dir: Annotated[Path | None, typer.Option(help="Data root, to rebuild the run's validation split.")] = None,
-    tolerance: Annotated[float, typer.Option(help="Largest allowed |score difference| of the float32 graph.")] = 1e-4,
+    tolerance: Annotated[
+        float, typer.Option(min=0.0, help="Largest allowed |score difference| of the float32 graph.")
+    ] = 1e-4,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Export a trained student to ONNX and check it scores like the original (same decisions)."""
@@ -65,7 +74,15 @@ def export(
         result = export_onnx(bundle, validation_texts=val, out=out, int8=int8, int8_ops=ops, tolerance=tolerance,
                              validation_source=source)  # fmt: skip
         table = Table(title=f"ONNX parity on {source}")
-        for col in ("file", "bytes", "texts", "max |Δscore|", "mean |Δscore|", "decisions differ", "ok"):
+        for col in (
+            "file",
+            "bytes",
+            "texts",
+            "max |Δscore|",
+            "mean |Δscore|",
+            "decisions differ (max margin to threshold)",
+            "ok",
+        ):
             table.add_column(col)
         for precision, p in result.parity.items():
             table.add_row(
@@ -74,7 +91,7 @@ def export(
                 str(p["n"]),
                 f"{p['max_abs_diff']:.2e}",
                 f"{p['mean_abs_diff']:.2e}",
-                str(p["n_decisions_differ"]),
+                _flips(p),
                 "yes" if p["ok"] else "NO",
             )
         console.print(table)

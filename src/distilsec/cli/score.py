@@ -30,6 +30,36 @@ def events_progress(description: str) -> Progress:
     )
 
 
+def _advance(bar: Progress | None, description: str) -> Any:
+    """An ``on_batch`` callback that moves ``bar`` (or None without one)."""
+    if bar is None:
+        return None
+    task = bar.add_task(description, total=None)
+    return lambda n: bar.advance(task, n)
+
+
+def check_output(path: Path) -> None:
+    """Refuse an output path whose folder is missing before the model loads (seconds), not after."""
+    from distilsec.errors import DataError
+
+    if not path.parent.is_dir():
+        raise DataError(f"cannot write {path}: the folder {path.parent} does not exist; create it or choose another -o")
+    if path.is_dir():
+        raise DataError(f"cannot write {path}: it is a folder; give a file name with -o")
+
+
+def _hint_export(scorer: Any) -> None:
+    """Say once when a bundle could score several times faster after ``distilsec export``."""
+    from distilsec.runtime.onnx_model import SUPPORTED
+
+    onnx = scorer.bundle_dir / "model.onnx"
+    if scorer.runtime == "native" and scorer.manifest.get("type") in SUPPORTED and not onnx.is_file():
+        console.print(
+            f"[yellow]note:[/] {scorer.bundle_dir} has no model.onnx; `distilsec export {scorer.bundle_dir}` "
+            "makes scoring several times faster and start in under a second"
+        )
+
+
 def score(
     source: Annotated[
         str, typer.Argument(help="Input file (text lines, JSONL or CSV; .gz ok) or - for stdin; a folder for Ray.")
@@ -42,8 +72,17 @@ def score(
     runtime: Annotated[
         str, typer.Option(help="auto (model.onnx if exported, else native), native/torch, onnx, onnx-int8.")
     ] = "auto",
-    threads: Annotated[int, typer.Option(help="Threads per scoring process.")] = 1,
+    threads: Annotated[
+        int, typer.Option(help="Threads per scoring process: parts of a batch scored at once, one core each.")
+    ] = 1,
     workers: Annotated[int, typer.Option(help="Scoring processes (local engine); 0 or 1 = in this process.")] = 0,
+    text_column: Annotated[
+        str | None,
+        typer.Option(help="JSONL/CSV field holding the text (default: the bundle's training column, then text, url)."),
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option(help="JSONL/CSV field copied to the output as id (default: the bundle's, then id).")
+    ] = None,
     proba: Annotated[bool, typer.Option("--proba", help="Add every class probability (teacher labelling).")] = False,
     engine: Annotated[str, typer.Option(help="local or ray (Ray Data; needs the 'ray' extra).")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (default: start Ray locally).")] = None,
@@ -55,10 +94,10 @@ def score(
     setup_logging(verbose)
 
     def go() -> None:
-        from distilsec.errors import DistilsecError
+        from distilsec.errors import DataError, DistilsecError
         from distilsec.runtime import RUNTIMES
         from distilsec.score_sinks import OUTPUT_FORMATS
-        from distilsec.scoring import ScoringModel, score_stream
+        from distilsec.scoring import ScoringModel, open_output, score_stream
 
         if format not in OUTPUT_FORMATS:
             raise DistilsecError(f"--format must be one of {', '.join(OUTPUT_FORMATS)}, not {format!r}")
@@ -70,32 +109,39 @@ def score(
             raise DistilsecError(f"--engine must be local or ray, not {engine!r}")
         if batch_size < 1:
             raise DistilsecError("--batch-size must be at least 1")
+        if threads < 1 or workers < 0:
+            raise DistilsecError("--threads must be at least 1 and --workers at least 0")
+        if engine == "ray" and (text_column or id_column):
+            raise DistilsecError("--text-column/--id-column work with --engine local only")
+        if output is not None:
+            check_output(output)
         with contextlib.ExitStack() as stack:
-            out: Any = sys.stdout.buffer if format == "parquet" else sys.stdout
-            if output:
-                mode = "wb" if format == "parquet" else "w"
-                kw = {} if format == "parquet" else {"encoding": "utf-8", "newline": ""}
-                out = stack.enter_context(open(output, mode, **kw))  # noqa: SIM115
-            bar = stack.enter_context(events_progress(f"scoring with {model.name}")) if progress else None
-            task = bar.add_task(f"scoring with {model.name}", total=None) if bar else None
-
-            def on_batch(n: int) -> None:
-                if bar is not None and task is not None:
-                    bar.advance(task, n)
-
             if engine == "ray":
                 from distilsec.engines.ray_engine import score_with_ray
 
+                out: Any = sys.stdout.buffer if format == "parquet" else sys.stdout
+                if output is not None:
+                    out = stack.enter_context(open_output(output, format))
+                bar = stack.enter_context(events_progress(f"scoring with {model.name}")) if progress else None
                 stats = score_with_ray(
                     model, source, out, runtime=runtime, input_format=input_format, output_format=format,
-                    batch_size=batch_size, proba=proba, address=ray_address, num_cpus=ray_cpus, on_batch=on_batch,
+                    batch_size=batch_size, proba=proba, address=ray_address, num_cpus=ray_cpus,
+                    on_batch=_advance(bar, f"scoring with {model.name}"),
                 )  # fmt: skip
             else:
                 scorer = ScoringModel(model, runtime=runtime, threads=threads)
+                _hint_export(scorer)
+                target: Any = (
+                    output if output is not None else (sys.stdout.buffer if format == "parquet" else sys.stdout)
+                )
+                bar = stack.enter_context(events_progress(f"scoring with {model.name}")) if progress else None
                 stats = score_stream(
-                    scorer, source, out, input_format=input_format, output_format=format, batch_size=batch_size,
-                    on_batch=on_batch, workers=workers, proba=proba,
+                    scorer, source, target, input_format=input_format, output_format=format, batch_size=batch_size,
+                    on_batch=_advance(bar, f"scoring with {model.name}"), workers=workers, proba=proba,
+                    text_column=text_column, id_column=id_column,
                 )  # fmt: skip
+        if stats.n_rows and not stats.n_scored:
+            raise DataError(stats.nothing_scored_message(source))
         msg = f"scored {stats.n_scored} of {stats.n_rows} rows"
         if stats.n_errors:
             msg += f"; {stats.n_errors} rows could not be read ({stats.errors})"

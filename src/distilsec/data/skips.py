@@ -21,6 +21,11 @@ class SkipCounter:
     Records that were *kept but changed* (a page cut at the size cap, NUL bytes replaced) are counted
     apart, with :meth:`note`, in ``notes``: they are not skips, so ``total`` and ``as_dict`` leave them out,
     but a user still sees how often the reader altered what it read.
+
+    The rule every reader keeps: each row of its input is either yielded or counted here exactly once,
+    so that rows in = rows yielded + ``total`` (blank lines are layout, not rows). Hence a record that
+    is kept must never be a skip, and a dropped one must never be counted twice; the property tests in
+    ``tests/data/readers/test_row_accounting.py`` check it for every format.
     """
 
     max_logged_per_reason: int = 5

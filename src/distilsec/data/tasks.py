@@ -1,19 +1,32 @@
-"""Task loaders: the examples of one task, read from upstream formats under the data directory."""
+"""Task loaders: the examples of one task, read from upstream formats under the data directory.
+
+Every row a reader yields is either kept or counted with a reason: rows of sources outside ``data.sources``
+are ``source_not_selected`` skips, rows without a label ``unlabelled`` skips, and texts cut at
+``data.max_text_chars`` are counted as ``text_truncated`` notes (kept, but altered). Each input (a file or
+an upstream source) is counted on its own, so a report can say rows in = rows read + rows skipped per input.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from distilsec.data.example import Example
 from distilsec.data.paths import resolve_data_dir
 from distilsec.data.skips import SkipCounter
 from distilsec.errors import DataError
 
-__all__ = ["load_examples", "CMDLINE_SOURCES"]
+__all__ = ["load_examples", "CMDLINE_SOURCES", "SOURCE_NOT_SELECTED", "TEXT_TRUNCATED"]
 
 log = logging.getLogger("distilsec.data")
+
+#: skip reason of rows whose source is not in ``data.sources`` (left out on purpose, but still counted)
+SOURCE_NOT_SELECTED = "source_not_selected"
+#: note reason of rows kept with their text cut to ``data.max_text_chars``
+TEXT_TRUNCATED = "text_truncated"
 
 #: source id -> (reader name, path under <data>/cmdline/raw)
 CMDLINE_SOURCES: dict[str, tuple[str, str]] = {
@@ -27,12 +40,32 @@ CMDLINE_SOURCES: dict[str, tuple[str, str]] = {
 }
 
 
-def _cmdline_raw(root: Path, sources: list[str], substitute: bool, skips: SkipCounter) -> Iterator[Example]:
+@dataclass
+class _Input:
+    """One input whose rows are counted apart: a file, or an upstream source folder.
+
+    ``skips`` is the input's own counter (merged into the caller's at the end), so that the rows in
+    of each input are known, not only those of the whole task.
+    """
+
+    name: str
+    stream: Iterator[Example]
+    skips: SkipCounter
+    #: keep only examples of these sources (empty: keep all); the others are ``source_not_selected``
+    sources: frozenset[str] = field(default_factory=frozenset)
+
+
+def _counter_like(skips: SkipCounter) -> SkipCounter:
+    return SkipCounter(max_logged_per_reason=skips.max_logged_per_reason)
+
+
+def _cmdline_raw(root: Path, sources: list[str], substitute: bool, skips: SkipCounter) -> Iterator[_Input]:
+    """One input per upstream source; sources not selected are not read at all (no rows in)."""
     from distilsec.data import readers
 
     unknown = sorted(set(sources) - set(CMDLINE_SOURCES))
     if unknown:
-        raise DataError(f"unknown cmdline sources {unknown}; known: {sorted(CMDLINE_SOURCES)}")
+        raise DataError(f"unknown cmdline sources {unknown} in data.sources; known: {sorted(CMDLINE_SOURCES)}")
     for source in sources or list(CMDLINE_SOURCES):
         fn_name, rel = CMDLINE_SOURCES[source]
         path = root / "cmdline" / "raw" / rel
@@ -40,79 +73,155 @@ def _cmdline_raw(root: Path, sources: list[str], substitute: bool, skips: SkipCo
             raise DataError(f"cmdline source {source!r} expects {path}; it is missing")
         reader = getattr(readers, fn_name)
         kwargs = {"substitute_defaults": substitute} if source == "atomic-red-team" else {}
-        yield from reader(path, skips=skips, **kwargs)
+        sub = _counter_like(skips)
+        yield _Input(source, reader(path, skips=sub, **kwargs), sub)
 
 
-def _html_pages(data: object, explicit: str | Path | None, skips: SkipCounter) -> Iterator[Example]:
+def _html_input(data: Any, explicit: str | Path | None, skips: SkipCounter) -> _Input:
     """The html task: ``data.path`` (an index CSV or a folder of pages), else ``<data>/html/index.csv``."""
     from distilsec.data import readers
 
-    path = data.path  # type: ignore[attr-defined]
-    if path:
-        p = Path(path).expanduser()
-        stream = readers.read_html_dir(p, skips=skips) if p.is_dir() else readers.read_html_index(p, skips=skips)
+    sub = _counter_like(skips)
+    if data.path:
+        p = Path(data.path).expanduser()
+        stream = readers.read_html_dir(p, skips=sub) if p.is_dir() else readers.read_html_index(p, skips=sub)
     else:
-        root = resolve_data_dir(explicit, required=("html",))
-        stream = readers.read_html_index(root / "html" / "index.csv", skips=skips)
-    if data.sources:  # type: ignore[attr-defined]
-        stream = (e for e in stream if e.source in data.sources)  # type: ignore[attr-defined]
-    return stream
+        p = resolve_data_dir(explicit, required=("html",)) / "html" / "index.csv"
+        stream = readers.read_html_index(p, skips=sub)
+    return _Input(str(p), stream, sub, frozenset(data.sources))
 
 
-def load_examples(
-    data: object, *, data_dir: str | Path | None = None, skips: SkipCounter | None = None
-) -> list[Example]:
-    """Read all examples of the configured task (``data`` is a ``DataSection``).
-
-    Labels are mapped with ``data.label_map``; texts are cut to ``data.max_text_chars``.
-    """
+def _table_input(data: Any, skips: SkipCounter) -> _Input:
     from distilsec.data import readers
 
-    skips = skips if skips is not None else SkipCounter()
-    task = data.task  # type: ignore[attr-defined]
-    explicit = data_dir or data.data_dir  # type: ignore[attr-defined]
+    if not data.path:
+        raise DataError("data.task 'table' needs data.path (a CSV, JSONL or Parquet file)")
+    sub = _counter_like(skips)
+    stream = readers.read_table(
+        data.path,
+        text_column=data.text_column,
+        label_column=data.label_column,
+        group_column=data.group_column,
+        time_column=data.time_column,
+        skips=sub,
+        column_keys={role: f"data.{role}_column" for role in ("text", "label", "group", "time")},
+    )
+    return _Input(str(data.path), stream, sub)
+
+
+def _inputs(data: Any, explicit: str | Path | None, skips: SkipCounter) -> Iterator[_Input]:
+    """The inputs of the configured task, in reading order."""
+    from distilsec.data import readers
+
+    task = data.task
+    sources = frozenset(data.sources)
     if task == "cmdline":
         root = resolve_data_dir(explicit, required=("cmdline",))
-        if data.format == "jsonl":  # type: ignore[attr-defined]
-            stream: Iterator[Example] = readers.read_commands_jsonl(root / "cmdline" / "commands.jsonl.gz", skips=skips)
-            if data.sources:  # type: ignore[attr-defined]
-                stream = (e for e in stream if e.source in data.sources)  # type: ignore[attr-defined]
+        if data.format == "jsonl":
+            path = root / "cmdline" / "commands.jsonl.gz"
+            sub = _counter_like(skips)
+            yield _Input(str(path), readers.read_commands_jsonl(path, skips=sub), sub, sources)
         else:
-            stream = _cmdline_raw(root, list(data.sources), data.substitute_atomic_defaults, skips)  # type: ignore[attr-defined]
+            yield from _cmdline_raw(root, list(data.sources), data.substitute_atomic_defaults, skips)
     elif task == "url":
-        root = resolve_data_dir(explicit, required=("url",))
-        stream = readers.read_url_csv(root / "url" / "urls.csv.gz", skips=skips)
-        if data.sources:  # type: ignore[attr-defined]
-            stream = (e for e in stream if e.source in data.sources)  # type: ignore[attr-defined]
+        path = resolve_data_dir(explicit, required=("url",)) / "url" / "urls.csv.gz"
+        sub = _counter_like(skips)
+        yield _Input(str(path), readers.read_url_csv(path, skips=sub), sub, sources)
     elif task == "html":
-        stream = _html_pages(data, explicit, skips)
+        yield _html_input(data, explicit, skips)
     elif task == "table":
-        if not data.path:  # type: ignore[attr-defined]
-            raise DataError("data.task 'table' needs data.path (a CSV, JSONL or Parquet file)")
-        stream = readers.read_table(
-            data.path,  # type: ignore[attr-defined]
-            text_column=data.text_column,  # type: ignore[attr-defined]
-            label_column=data.label_column,  # type: ignore[attr-defined]
-            group_column=data.group_column,  # type: ignore[attr-defined]
-            time_column=data.time_column,  # type: ignore[attr-defined]
-            skips=skips,
-        )
+        yield _table_input(data, skips)
     else:
         raise DataError(f"unknown task {task!r}")
-    label_map: dict[str, str] = data.label_map  # type: ignore[attr-defined]
-    max_chars: int = data.max_text_chars  # type: ignore[attr-defined]
-    out = []
-    for ex in stream:
+
+
+def _collect(inp: _Input, label_map: dict[str, str], max_chars: int, out: list[Example]) -> dict[str, Any]:
+    """Append the input's kept examples to ``out``; return its row accounting.
+
+    Returns ``{"rows_in", "read", "skips"[, "notes"]}`` where rows_in = read + the sum of skips.
+    """
+    read = 0
+    seen: set[str] = set()
+    for ex in inp.stream:
+        seen.add(ex.source)
+        if inp.sources and ex.source not in inp.sources:
+            # left out on purpose: counted, but not logged row by row (one summary line is)
+            inp.skips.counts[SOURCE_NOT_SELECTED] += 1
+            continue
         label = label_map.get(ex.label, ex.label) if ex.label is not None else None
         if label is None:
-            skips.skip("unlabelled", ex.source)
+            inp.skips.skip("unlabelled", ex.source)
             continue
         if label != ex.label:
             ex = ex.with_label(label)
         if len(ex.text) > max_chars:
+            inp.skips.notes[TEXT_TRUNCATED] += 1
             ex = ex.with_text(ex.text[:max_chars])
         out.append(ex)
+        read += 1
+    absent = sorted(inp.sources - seen)
+    if absent:  # most likely a typo: say so, with the names that do occur
+        log.warning("data.sources names %s, which no row of %s has; its sources are %s", absent, inp.name, sorted(seen))
+    row: dict[str, Any] = {"rows_in": read + inp.skips.total, "read": read, "skips": inp.skips.as_dict()}
+    if inp.skips.notes:
+        row["notes"] = inp.skips.notes_dict()
+    return row
+
+
+def _merge(into: SkipCounter, sub: SkipCounter) -> None:
+    into.counts.update(sub.counts)
+    into.notes.update(sub.notes)
+
+
+def _log_summary(data: Any, skips: SkipCounter) -> None:
+    """One line per deliberate change to what was read, naming the key that controls it."""
+    left_out = skips.counts.get(SOURCE_NOT_SELECTED, 0)
+    if left_out:
+        log.info(
+            "data.sources %s: %d rows of other sources left out (counted as %s)",
+            sorted(data.sources),
+            left_out,
+            SOURCE_NOT_SELECTED,
+        )
+    cut = skips.notes.get(TEXT_TRUNCATED, 0)
+    if cut:
+        log.warning(
+            "%d texts were cut to %d characters (data.max_text_chars; raise it to keep more of each text)",
+            cut,
+            data.max_text_chars,
+        )
+
+
+def load_examples(
+    data: object,
+    *,
+    data_dir: str | Path | None = None,
+    skips: SkipCounter | None = None,
+    by_input: dict[str, dict[str, Any]] | None = None,
+) -> list[Example]:
+    """Read all examples of the configured task (``data`` is a ``DataSection``).
+
+    Labels are mapped with ``data.label_map``; texts are cut to ``data.max_text_chars`` (counted in
+    ``skips.notes["text_truncated"]``). Rows of sources outside ``data.sources`` are counted in
+    ``skips.counts["source_not_selected"]``. When ``by_input`` is given, it receives each input's
+    accounting (see :func:`_collect`), keyed by file path or source id: why a dict the caller owns
+    and not a new return type: callers that only want the examples stay as they are.
+    """
+    skips = skips if skips is not None else SkipCounter()
+    d: Any = data
+    explicit = data_dir or d.data_dir
+    label_map: dict[str, str] = d.label_map
+    max_chars: int = d.max_text_chars
+    out: list[Example] = []
+    for inp in _inputs(d, explicit, skips):
+        try:
+            row = _collect(inp, label_map, max_chars, out)
+        finally:  # skips seen before a reader error still reach the caller's counter
+            _merge(skips, inp.skips)
+        if by_input is not None:
+            by_input[inp.name] = row
+    _log_summary(d, skips)
     if not out:
-        raise DataError(f"the {task} task read no labelled examples (skips: {skips.as_dict()})")
-    log.info("read %d %s examples (%d skipped)", len(out), task, skips.total)
+        raise DataError(f"the {d.task} task read no labelled examples (skips: {skips.as_dict()})")
+    log.info("read %d %s examples (%d skipped)", len(out), d.task, skips.total)
     return out

@@ -6,6 +6,11 @@ new requests queue up, and the next call takes everything queued (up to ``max_ba
 light load a request is scored at once (``max_wait_ms`` = 0 adds no latency); under heavy load batches
 grow by themselves. The queue is bounded, so an overloaded server answers 503 instead of growing
 without limit.
+
+A caller's ``timeout_s`` bounds its wait for scoring to *start*: a request still queued at its deadline is
+dropped unscored (the caller gets :class:`TimeoutError`), one whose batch has started is finished. Giving
+up on a batch half-way would throw away the CPU an overloaded server lacks most (4,096 texts scored, then
+answered 504), and the wait after the start is bounded by one batch.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class Overloaded(Exception):
 class _Item:
     texts: list[str]
     future: asyncio.Future[Any]
+    started: bool = False  # taken into a batch: its deadline no longer applies
     enqueued: float = field(default_factory=time.perf_counter)
 
 
@@ -68,16 +74,30 @@ class MicroBatcher:
                 await self._task
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def submit(self, texts: list[str]) -> Any:
-        """Score ``texts`` in some batch; returns this request's slice of ``fn``'s result."""
+    async def submit(self, texts: list[str], timeout_s: float | None = None) -> Any:
+        """Score ``texts`` in some batch; returns this request's slice of ``fn``'s result.
+
+        Raises :class:`Overloaded` when the queue is full and :class:`TimeoutError` when scoring has not
+        started within ``timeout_s`` seconds (once started, the batch is finished and returned).
+        """
         if self._queue is None:
             raise RuntimeError("MicroBatcher.start() was not awaited")
         if self.queued + len(texts) > self.max_queue and self.queued > 0:
             raise Overloaded(f"{self.queued} texts are waiting to be scored")
-        item = _Item(texts, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        item = _Item(texts, loop.create_future())
+        if timeout_s is not None:
+            timer = loop.call_later(timeout_s, self._expire, item)
+            item.future.add_done_callback(lambda _: timer.cancel())
         self.queued += len(texts)
         self._queue.put_nowait(item)
         return await item.future
+
+    @staticmethod
+    def _expire(item: _Item) -> None:
+        """Deadline reached: an item not yet taken into a batch is answered TimeoutError (and skipped)."""
+        if not item.future.done() and not item.started:
+            item.future.set_exception(TimeoutError())
 
     async def _next_batch(self) -> list[_Item]:
         assert self._queue is not None
@@ -104,9 +124,11 @@ class MicroBatcher:
         while True:
             batch = await self._next_batch()
             self.queued -= sum(len(it.texts) for it in batch)
-            live = [it for it in batch if not it.future.done()]  # callers that timed out are skipped
+            live = [it for it in batch if not it.future.done()]  # callers that timed out or left are skipped
             if not live:
                 continue
+            for it in live:
+                it.started = True
             texts = [t for it in live for t in it.texts]
             try:
                 scores, labels, proba = await loop.run_in_executor(self._executor, self.fn, texts)

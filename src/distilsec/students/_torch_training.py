@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from distilsec.errors import DataError
 from distilsec.students.base import SoftTargets
 
 __all__ = ["train_torch_classifier", "distillation_loss", "progress_bar", "predict_batches"]
@@ -30,6 +32,7 @@ def progress_bar(transient: bool = True) -> Progress:
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"),
         TimeRemainingColumn(),
+        console=Console(stderr=True),  # progress never mixes with results on stdout
         transient=transient,
     )
 
@@ -77,7 +80,7 @@ def train_torch_classifier(
     """
     n = len(y)
     if n == 0:
-        raise ValueError("cannot fit on an empty training set")
+        raise DataError("cannot fit on an empty training set: no labelled rows reached the model")
     gen = np.random.default_rng(random_state)
     torch.manual_seed(random_state)
     module.to(device).train()

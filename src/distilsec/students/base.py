@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from distilsec import __version__
-from distilsec.bundle import check_no_pickle, read_manifest, write_manifest
-from distilsec.errors import BundleError, DataError, NotFittedError
+from distilsec.bundle import MANIFEST, check_no_pickle, read_manifest, validate_params, write_manifest
+from distilsec.errors import BundleError, DataError
 
 __all__ = ["SoftTargets", "ClassifierMixin", "encode_labels"]
 
@@ -102,6 +102,8 @@ class ClassifierMixin:
     # ---- fitted state ----
     def _check_fitted(self) -> None:
         if not hasattr(self, "classes_"):
+            from distilsec.errors import NotFittedError  # sklearn's: imported when needed (seconds of start-up)
+
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit() first")
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
@@ -136,6 +138,10 @@ class ClassifierMixin:
         if manifest["type"] != cls.registry_name:
             raise BundleError(f"{path} holds a {manifest['type']!r} model, not {cls.registry_name!r}")
         check_no_pickle(path)
+        for key in ("params", "classes"):
+            if manifest.get(key) is None:
+                raise BundleError(f"{Path(path) / MANIFEST} has no {key!r}: restore the bundle or retrain it")
+        validate_params(cls, manifest["params"], Path(path) / MANIFEST)
         return manifest
 
     @classmethod

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
+from distilsec.bundle import WEIGHTS, load_module_weights
 from distilsec.device import resolve_device
 from distilsec.registry import register
 from distilsec.students._bytes import VOCAB_SIZE, encode_bytes
@@ -158,6 +159,8 @@ class CharCNNStudent(ClassifierMixin):
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         self._check_fitted()
         texts = self._check_texts(texts)
+        if not texts:  # an empty batch has shape (0, n_classes), not (0, 0)
+            return np.zeros((0, len(self.classes_)))
         ids = torch.as_tensor(encode_bytes(texts, self.max_len))
         return predict_batches(self.module_, lambda idx: ids[idx], len(texts), 1024)
 
@@ -169,7 +172,7 @@ class CharCNNStudent(ClassifierMixin):
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         self._write_manifest(path, {"n_parameters": self.n_parameters})
-        save_file({k: v.contiguous() for k, v in self.module_.state_dict().items()}, path / "model.safetensors")
+        save_file({k: v.contiguous() for k, v in self.module_.state_dict().items()}, path / WEIGHTS)
         return path
 
     @classmethod
@@ -177,6 +180,8 @@ class CharCNNStudent(ClassifierMixin):
         manifest = cls._read_manifest(path)
         obj = cls._from_manifest(manifest)
         obj.module_ = obj._build(len(obj.classes_))
-        obj.module_.load_state_dict(load_file(str(Path(path) / "model.safetensors")))
+        load_module_weights(
+            obj.module_, path, "params (embedding_dim, kernel_sizes, n_filters, hidden_dims) and classes"
+        )
         obj.module_.eval()
         return obj

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import torch
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 from sklearn.feature_extraction.text import HashingVectorizer
 from torch import nn
 
 from distilsec._internal.tokens import hashing_vectorizer_params
+from distilsec.bundle import WEIGHTS, check_weight_shapes, load_weights
 from distilsec.registry import register
 from distilsec.students._torch_training import train_torch_classifier
 from distilsec.students.base import ClassifierMixin, SoftTargets, encode_labels
@@ -99,6 +100,8 @@ class HashedLinearStudent(ClassifierMixin):
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Hashed n-gram features (the model's input), exposed for inspection and export."""
         texts = self._check_texts(texts)
+        if not texts:  # scikit-learn's hashing raises StopIteration on zero rows; an empty batch is (0, n_classes)
+            return sp.csr_matrix((0, self.n_features), dtype=np.float32)
         return self._vectorizer().transform(t[: self.max_chars] for t in texts)
 
     def fit(
@@ -149,13 +152,16 @@ class HashedLinearStudent(ClassifierMixin):
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         self._write_manifest(path, {"n_parameters": self.n_parameters})
-        save_file({"coef": self.coef_, "intercept": self.intercept_}, str(path / "model.safetensors"))
+        save_file({"coef": self.coef_, "intercept": self.intercept_}, str(path / WEIGHTS))
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> HashedLinearStudent:
         manifest = cls._read_manifest(path)
         obj = cls._from_manifest(manifest)
-        tensors = load_file(str(Path(path) / "model.safetensors"))
+        tensors = load_weights(path)
+        k = len(obj.classes_)
+        expected = {"coef": (obj.n_features, k), "intercept": (k,)}
+        check_weight_shapes(Path(path) / WEIGHTS, tensors, expected, "params (n_features) and classes")
         obj.coef_, obj.intercept_ = tensors["coef"], tensors["intercept"]
         return obj

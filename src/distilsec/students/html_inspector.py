@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from distilsec._internal.tokens import WORD_BYTE
+from distilsec.bundle import WEIGHTS, load_module_weights
 from distilsec.device import resolve_device
 from distilsec.registry import register
 from distilsec.students._torch_training import predict_batches, train_torch_classifier
@@ -300,7 +301,7 @@ class HTMLInspectorStudent(ClassifierMixin):
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         self._write_manifest(path, {"n_parameters": self.n_parameters})
-        save_file({k: v.contiguous() for k, v in self.module_.state_dict().items()}, path / "model.safetensors")
+        save_file({k: v.contiguous() for k, v in self.module_.state_dict().items()}, path / WEIGHTS)
         return path
 
     @classmethod
@@ -308,6 +309,6 @@ class HTMLInspectorStudent(ClassifierMixin):
         manifest = cls._read_manifest(path)
         obj = cls._from_manifest(manifest)
         obj.module_ = obj._build(len(obj.classes_))
-        obj.module_.load_state_dict(load_file(str(Path(path) / "model.safetensors")))
+        load_module_weights(obj.module_, path, "params (n_features, n_chunks, hidden_dim) and classes")
         obj.module_.eval()
         return obj

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import torch
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from distilsec.errors import BundleError, ConfigError
+from distilsec.bundle import WEIGHTS, check_weight_shapes, load_weights, read_terms
+from distilsec.errors import ConfigError, DataError
 from distilsec.registry import register
 from distilsec.students._torch_training import train_torch_classifier
 from distilsec.students.base import ClassifierMixin, SoftTargets, encode_labels
@@ -103,6 +104,8 @@ class TfidfLinearStudent(ClassifierMixin):
         """TF-IDF features (L2-normalised rows) with the fitted vocabulary."""
         self._check_fitted()
         texts = self._check_texts(texts)
+        if not texts:  # scikit-learn's TF-IDF refuses zero rows; an empty batch scores as (0, n_classes)
+            return sp.csr_matrix((0, len(self.vocabulary_)), dtype=np.float32)
         return self.vectorizer_.transform([t[: self.max_chars] for t in texts]).tocsr()
 
     def fit(
@@ -121,7 +124,13 @@ class TfidfLinearStudent(ClassifierMixin):
         texts = self._check_texts(texts)
         classes_, y_idx = encode_labels(y, classes)
         vec = self._vectorizer()
-        x = vec.fit_transform([t[: self.max_chars] for t in texts]).tocsr()
+        try:
+            x = vec.fit_transform([t[: self.max_chars] for t in texts]).tocsr()
+        except ValueError as exc:  # scikit-learn's "empty vocabulary" / "no terms remain"
+            raise DataError(
+                f"tfidf_linear: no word n-gram (words of 2+ characters) is in min_df={self.min_df} of the "
+                f"{len(texts)} training texts; check the text column or lower min_df ({exc})"
+            ) from None
         k = len(classes_)
         if self.loss == "svm":
             from sklearn.svm import LinearSVC
@@ -188,7 +197,7 @@ class TfidfLinearStudent(ClassifierMixin):
         self._write_manifest(path, {"n_parameters": self.n_parameters})
         terms = sorted(self.vocabulary_, key=self.vocabulary_.__getitem__)
         (path / VOCAB_FILE).write_text(json.dumps(terms, ensure_ascii=False))
-        save_file({"coef": self.coef_, "intercept": self.intercept_, "idf": self.idf_}, str(path / "model.safetensors"))
+        save_file({"coef": self.coef_, "intercept": self.intercept_, "idf": self.idf_}, str(path / WEIGHTS))
         return path
 
     @classmethod
@@ -196,15 +205,13 @@ class TfidfLinearStudent(ClassifierMixin):
         manifest = cls._read_manifest(path)
         obj = cls._from_manifest(manifest)
         p = Path(path)
-        try:
-            terms = json.loads((p / VOCAB_FILE).read_text(encoding="utf-8"))
-            tensors = load_file(str(p / "model.safetensors"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise BundleError(f"{p}: incomplete tfidf_linear bundle: {exc}") from None
+        terms = read_terms(p / VOCAB_FILE)
+        tensors = load_weights(p)
+        n, k = len(terms), len(obj.classes_)
+        expected = {"coef": (n, k), "intercept": (k,), "idf": (n,)}
+        check_weight_shapes(p / WEIGHTS, tensors, expected, f"classes and the {n} terms of {VOCAB_FILE}")
         obj.vocabulary_ = {t: i for i, t in enumerate(terms)}
         obj.coef_, obj.intercept_, obj.idf_ = tensors["coef"], tensors["intercept"], tensors["idf"]
-        if obj.coef_.shape != (len(terms), len(obj.classes_)):
-            raise BundleError(f"{p}: weights {obj.coef_.shape} do not match {len(terms)} terms x classes")
         vec = obj._vectorizer(obj.vocabulary_)
         vec.idf_ = obj.idf_
         obj.vectorizer_ = vec

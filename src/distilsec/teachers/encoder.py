@@ -17,10 +17,10 @@ import torch
 
 from distilsec._internal.sampling import balanced_indices
 from distilsec.device import resolve_device
-from distilsec.errors import BundleError, ConfigError
+from distilsec.errors import BundleError, ConfigError, DataError
 from distilsec.registry import register
-from distilsec.students._torch_training import progress_bar
 from distilsec.students.base import ClassifierMixin, encode_labels
+from distilsec.teachers.labelling import stage_progress
 
 __all__ = ["EncoderTeacher", "resolve_pretrained"]
 
@@ -154,6 +154,8 @@ class EncoderTeacher(ClassifierMixin):
         """Fine-tune the pretrained encoder (plus a new classification head) on labelled texts."""
         texts = self._view(self._check_texts(texts))
         self.classes_, y_idx = encode_labels(y, classes)
+        if not len(y_idx):  # else it "fits" on nothing and predicts NaN priors
+            raise DataError("cannot fit the encoder teacher on an empty training set: no labelled rows reached it")
         k = len(self.classes_)
         rng = np.random.default_rng(self.random_state)
         self.target_prior_ = (np.bincount(y_idx, minlength=k) / len(y_idx)).tolist()
@@ -173,10 +175,11 @@ class EncoderTeacher(ClassifierMixin):
         )
         y_t = torch.as_tensor(y_idx)
         w = None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
-        with progress_bar() as bar:
-            task = bar.add_task("teacher fine-tuning", total=steps, rate="")
-            lengths = np.array([len(t) for t in texts])
-            for _ in range(self.epochs):
+        lengths = np.array([len(t) for t in texts])
+        desc = f"encoder fine-tuning ({self.model}, {len(idx):,} of {len(texts):,} texts, {self.epochs} epochs)"
+        with stage_progress(desc, self.epochs * len(idx), unit="samples", logger=log) as stage:
+            for epoch in range(self.epochs):
+                seen, total_loss, t0 = 0, 0.0, stage.seconds
                 for batch in _length_grouped_batches(idx, lengths, self.batch_size, rng):
                     out = self.model_(**self._tokenize([texts[i] for i in batch], dev))
                     loss = torch.nn.functional.cross_entropy(out.logits, y_t[batch].to(dev), reduction="none")
@@ -186,7 +189,18 @@ class EncoderTeacher(ClassifierMixin):
                     torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
                     opt.step()
                     sched.step()
-                    bar.update(task, advance=1, rate=f"loss {float(loss.detach()):.4f}")
+                    value = float(loss.detach())
+                    seen, total_loss = seen + len(batch), total_loss + value * len(batch)
+                    stage.advance(len(batch), note=f"epoch {epoch + 1}/{self.epochs} loss {value:.4f}")
+                log.info(
+                    "encoder fine-tuning epoch %d/%d: mean loss %.4f, %s samples in %.1f s (%.0f samples/s)",
+                    epoch + 1,
+                    self.epochs,
+                    total_loss / max(1, seen),
+                    f"{seen:,}",
+                    stage.seconds - t0,
+                    seen / max(stage.seconds - t0, 1e-9),
+                )
         self.model_.eval()
         return self
 
@@ -198,13 +212,12 @@ class EncoderTeacher(ClassifierMixin):
         dev = next(self.model_.parameters()).device
         order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths pad less
         out = np.zeros((len(texts), len(self.classes_)), dtype=np.float64)
-        with progress_bar() as bar:
-            task = bar.add_task("teacher scoring", total=len(texts), rate="")
+        with stage_progress(f"encoder scoring ({self.model})", len(texts), unit="texts", logger=log) as stage:
             for start in range(0, len(texts), batch_size):
                 rows = order[start : start + batch_size]
                 logits = self.model_(**self._tokenize([texts[i] for i in rows], dev)).logits
                 out[rows] = logits.float().cpu().numpy()
-                bar.update(task, advance=len(rows))
+                stage.advance(len(rows))
         return out
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

@@ -9,6 +9,7 @@ either, and the student learns from that average. The same idea drives the CVE t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,11 @@ from distilsec.bundle import load_model
 from distilsec.errors import BundleError, ConfigError
 from distilsec.registry import create, register
 from distilsec.students.base import ClassifierMixin
+from distilsec.teachers.labelling import stage_progress
 
 __all__ = ["EnsembleTeacher"]
+
+log = logging.getLogger("distilsec.teacher")
 
 COMBINES = ("mean_logprob", "mean_proba")
 
@@ -76,11 +80,15 @@ class EnsembleTeacher(ClassifierMixin):
         import inspect
 
         members = []
-        for kind, _, params in self._specs():
+        specs = self._specs()
+        for i, (kind, _, params) in enumerate(specs):
             model = create(kind, params)
             if "random_state" in inspect.signature(type(model).__init__).parameters and "random_state" not in params:
                 model.set_params(random_state=self.random_state)
-            model.fit(texts, y, classes=classes, **kwargs)
+            # a log line at start and end (the member draws its own bar, if it has one)
+            with self._stage(f"ensemble member {i + 1}/{len(specs)} ({kind}): fit", len(texts)) as stage:
+                model.fit(texts, y, classes=classes, **kwargs)
+                stage.advance(len(texts))
             members.append(model)
         first = list(members[0].classes_)
         for m in members[1:]:
@@ -93,7 +101,18 @@ class EnsembleTeacher(ClassifierMixin):
     def member_probas(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Each member's ``predict_proba`` (the report shows members beside the ensemble)."""
         self._check_fitted()
-        return [m.predict_proba(texts) for m in self.members_]
+        out = []
+        for i, m in enumerate(self.members_):
+            desc = f"ensemble member {i + 1}/{len(self.members_)} ({m.registry_name}): scoring"
+            with self._stage(desc, len(texts)) as stage:
+                out.append(m.predict_proba(texts))
+                stage.advance(len(texts))
+        return out
+
+    @staticmethod
+    def _stage(desc: str, n: int) -> Any:
+        """Log lines only: a bar here would sit on top of the member's own."""
+        return stage_progress(desc, n, unit="texts", logger=log, disable=True)
 
     def combine_probas(self, probas: Sequence[np.ndarray]) -> np.ndarray:
         """The ensemble's distribution from members' probabilities (rows sum to 1)."""
@@ -118,6 +137,7 @@ class EnsembleTeacher(ClassifierMixin):
 
     # ---- persistence: one bundle folder per member, no code in any of them ----
     def save(self, path: str | Path) -> Path:
+        self._check_fitted()  # NotFittedError, not AttributeError, and no half-written folder
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         for i, m in enumerate(self.members_):

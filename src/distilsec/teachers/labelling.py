@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,16 @@ from rich.progress import (
 from distilsec.errors import DataError
 from distilsec.teachers.ledger import TeacherLedger
 
-__all__ = ["CallResult", "CostEstimate", "LabelRun", "estimate_cost", "run_labelling"]
+__all__ = [
+    "CallResult",
+    "CostEstimate",
+    "LabelRun",
+    "StageProgress",
+    "estimate_cost",
+    "rate_progress",
+    "run_labelling",
+    "stage_progress",
+]
 
 log = logging.getLogger("distilsec.labelling")
 
@@ -92,6 +102,64 @@ def rate_progress(disable: bool) -> Progress:
         transient=True,
         disable=disable,
     )
+
+
+class StageProgress:
+    """The live counters of one long stage: :meth:`advance` moves its bar and keeps the rate."""
+
+    def __init__(self, bar: Progress, task: Any, unit: str) -> None:
+        self._bar, self._task, self.unit = bar, task, unit
+        self.done = 0
+        self.start = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+    def rate(self) -> float:
+        """Items per second so far."""
+        return self.done / max(self.seconds, 1e-9)
+
+    def advance(self, n: int, note: str = "", description: str | None = None) -> None:
+        """``n`` more items done; ``note`` (e.g. the loss) is shown before the rate."""
+        self.done += n
+        text = f"{note} · " if note else ""
+        fields: dict[str, Any] = {"rate": f"{text}{self.rate():,.0f} {self.unit}/s"}
+        if description is not None:
+            fields["description"] = description
+        self._bar.update(self._task, advance=n, **fields)
+
+
+@contextmanager
+def stage_progress(
+    desc: str, total: int, *, unit: str = "texts", logger: logging.Logger | None = None, disable: bool = False
+) -> Iterator[StageProgress]:
+    """A long stage (fine-tuning, scoring a large set): a bar on stderr, and one log line at start and end.
+
+    The bar is drawn only when stderr is a terminal, so piped or captured output stays clean; the two
+    log lines (with counts and seconds) are always written, so a log file shows where time went.
+    """
+    logger = logger or log
+    logger.info("%s: started (%s %s)", desc, f"{total:,}", unit)
+    quiet = disable or not Console(stderr=True).is_terminal
+    ok = False
+    with rate_progress(disable=quiet) as bar:
+        stage = StageProgress(bar, bar.add_task(desc, total=total, rate=""), unit)
+        try:
+            yield stage
+            ok = True
+        finally:
+            logger.info(
+                "%s: %s, %s of %s %s in %.1f s (%s %s/s)",
+                desc,
+                "done" if ok else "stopped",
+                f"{stage.done:,}",
+                f"{total:,}",
+                unit,
+                stage.seconds,
+                f"{stage.rate():,.0f}",
+                unit,
+            )
 
 
 def _duration(s: float) -> str:

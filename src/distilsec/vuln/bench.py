@@ -31,6 +31,7 @@ __all__ = [
     "BenchItem",
     "BenchSet",
     "read_bench",
+    "read_bench_texts",
     "write_bench_tsv",
     "evaluate_rcm",
     "evaluate_vsp",
@@ -80,23 +81,45 @@ def _gt(task: str, value: str) -> str | None:
     return value.strip()
 
 
+def _crlf_records(text: str) -> tuple[str, str | None]:
+    """The text with line breaks *inside* fields masked when records end with CRLF, and the mask.
+
+    CTI-Bench's TSV files end each record with ``\r\n`` and keep bare ``\n`` inside unquoted fields
+    (the multi-line prompts). A CSV reader takes every ``\n`` for a record end and cuts each row into
+    fragments whose last column is no GT, so every row came out as ``bad_gt``. When the header line
+    ends with ``\r\n``, the records do too: a bare ``\n`` or ``\r`` is part of a field.
+    """
+    first = text.find("\n")
+    if first <= 0 or text[first - 1] != "\r":
+        return text, None
+    mask = next(c for c in ("\ue000", "\ue001", "\ue002", "\ufdd0", "\ufdd1") if c not in text)
+    body = text.replace("\r\n", "\0").replace("\r", mask).replace("\n", mask).replace("\0", "\r\n")
+    return body, mask
+
+
 def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
     with open_binary(path) as f:
         raw = f.read()
     text = raw.decode("utf-8-sig", errors="replace")
     if not text.strip():
         raise DataError(f"{path} is empty (expected a TSV with the header {' '.join(HEADER)})")
+    if "\0" in text:
+        text = text.replace("\0", "")
+    text, mask = _crlf_records(text)
     if csv.field_size_limit() < (1 << 24):
         csv.field_size_limit(1 << 24)
-    reader = csv.reader(io.StringIO(text), delimiter="\t")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t")
     try:
         rows = list(reader)
     except csv.Error as exc:
         raise DataError(f"{path}: malformed TSV at line {reader.line_num}: {exc}") from None
+    if mask is not None:
+        rows = [[c.replace(mask, "\n") for c in row] for row in rows]
     return rows[0], rows[1:]
 
 
-def _read_jsonl(path: Path, task: str, skips: SkipCounter) -> tuple[list[BenchItem], int]:
+def _read_jsonl(path: Path, task: str | None, skips: SkipCounter) -> tuple[list[BenchItem], int]:
+    """Usable lines of our JSONL held-out split; ``task=None`` keeps every described line whatever its GT."""
     items: list[BenchItem] = []
     key = "cwe" if task == "rcm" else "cvss_vector"
     n = 0
@@ -114,7 +137,8 @@ def _read_jsonl(path: Path, task: str, skips: SkipCounter) -> tuple[list[BenchIt
                 skips.skip("not_an_object", f"{path.name}:{i + 1}")
                 continue
             desc = obj.get("description") or obj.get("text")
-            gt = _gt(task, str(obj.get(key) or obj.get("gt") or ""))
+            raw_gt = str(obj.get(key) or obj.get("cwe") or obj.get("cvss_vector") or obj.get("gt") or "")
+            gt = raw_gt.strip() if task is None else _gt(task, raw_gt)
             if not isinstance(desc, str) or not desc.strip():
                 skips.skip("no_description", f"{path.name}:{i + 1}")
             elif gt is None:
@@ -126,13 +150,48 @@ def _read_jsonl(path: Path, task: str, skips: SkipCounter) -> tuple[list[BenchIt
     return items, n
 
 
+def _tsv_items(p: Path, task: str | None, skips: SkipCounter) -> tuple[list[BenchItem], int]:
+    """Usable rows of a CTI-Bench TSV; ``task=None`` keeps every described row whatever its GT."""
+    header, rows = _rows(p)
+    cols = {h.strip(): i for i, h in enumerate(header)}
+    missing = [h for h in ("URL", "Description", "GT") if h not in cols]
+    if missing:
+        raise DataError(f"{p}: header {header[:6]} lacks {missing} (expected {' '.join(HEADER)}, tab-separated)")
+    items: list[BenchItem] = []
+    n = 0
+    for i, row in enumerate(rows, start=2):
+        if not any(c.strip() for c in row):
+            continue
+        n += 1
+        if len(row) <= max(cols["URL"], cols["Description"], cols["GT"]):
+            skips.skip("short_row", f"{p.name}:{i}")
+            continue
+        url, desc = row[cols["URL"]].strip(), row[cols["Description"]].strip()
+        m = CVE_ID.search(url) or CVE_ID.search(desc)
+        gt = row[cols["GT"]].strip() if task is None else _gt(task, row[cols["GT"]])
+        if not desc:
+            skips.skip("no_description", f"{p.name}:{i}")
+        elif gt is None:
+            skips.skip("bad_gt", f"{p.name}:{i}: {row[cols['GT']][:40]!r}")
+        else:
+            items.append(BenchItem(m.group(0).upper() if m else "", desc, gt, url))
+    return items, n
+
+
+def _open_checked(path: str | Path) -> Path:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DataError(f"benchmark file not found: {p}")
+    return p
+
+
 def read_bench(path: str | Path, task: str) -> BenchSet:
     """Read a CTI-Bench TSV (``URL  Description  Prompt  GT``) or our JSONL held-out split.
 
     Parameters
     ----------
-    path : ``.tsv`` (CTI-Bench format; compressed ok) or ``.jsonl`` (``cve_id``, ``description`` and
-        ``cwe`` / ``cvss_vector`` per line).
+    path : ``.tsv`` (CTI-Bench format, LF or CRLF records; compressed ok) or ``.jsonl`` (``cve_id``,
+        ``description`` and ``cwe`` / ``cvss_vector`` per line).
     task : ``"rcm"`` (GT is a CWE ID) or ``"vsp"`` (GT is a CVSS v3.x vector).
 
     Returns
@@ -148,38 +207,43 @@ def read_bench(path: str | Path, task: str) -> BenchSet:
     """
     if task not in TASKS:
         raise DataError(f"unknown benchmark task {task!r}; known: {TASKS}")
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise DataError(f"benchmark file not found: {p}")
+    p = _open_checked(path)
     skips = SkipCounter()
     if ".jsonl" in p.name:
         items, n = _read_jsonl(p, task, skips)
     else:
-        header, rows = _rows(p)
-        cols = {h.strip(): i for i, h in enumerate(header)}
-        missing = [h for h in ("URL", "Description", "GT") if h not in cols]
-        if missing:
-            raise DataError(f"{p}: header {header[:6]} lacks {missing} (expected {' '.join(HEADER)}, tab-separated)")
-        items = []
-        n = 0
-        for i, row in enumerate(rows, start=2):
-            if not any(c.strip() for c in row):
-                continue
-            n += 1
-            if len(row) <= max(cols["URL"], cols["Description"], cols["GT"]):
-                skips.skip("short_row", f"{p.name}:{i}")
-                continue
-            url, desc = row[cols["URL"]].strip(), row[cols["Description"]].strip()
-            m = CVE_ID.search(url) or CVE_ID.search(desc)
-            gt = _gt(task, row[cols["GT"]])
-            if not desc:
-                skips.skip("no_description", f"{p.name}:{i}")
-            elif gt is None:
-                skips.skip("bad_gt", f"{p.name}:{i}: {row[cols['GT']][:40]!r}")
-            else:
-                items.append(BenchItem(m.group(0).upper() if m else "", desc, gt, url))
+        items, n = _tsv_items(p, task, skips)
     if not items:
         raise DataError(f"{p}: no usable {task.upper()} rows out of {n} (skips: {skips.as_dict()})")
+    return BenchSet(task, items, str(p), skips.as_dict(), n)
+
+
+def read_bench_texts(path: str | Path) -> BenchSet:
+    """The protected records of a benchmark file, for decontamination: every row with a description.
+
+    Decontamination needs the CVE ID and the text, not a valid answer: a row whose GT is malformed
+    is still a benchmark record that must not leak into training. ``task`` is ``"rcm"`` or ``"vsp"``
+    when most GTs are CWE IDs or CVSS vectors (else ``"unknown"``), for the report.
+
+    Raises
+    ------
+    DataError
+        Missing or empty file, wrong header, or not one row with a description (naming the file and
+        the expected format): a benchmark that protects nothing must stop the run, not pass silently.
+    """
+    p = _open_checked(path)
+    skips = SkipCounter()
+    if ".jsonl" in p.name:
+        items, n = _read_jsonl(p, None, skips)
+    else:
+        items, n = _tsv_items(p, None, skips)
+    if not items:
+        raise DataError(
+            f"{p}: no benchmark row with a description out of {n} (skips: {skips.as_dict()}); expected a "
+            f"tab-separated file with the header {' '.join(HEADER)} (CTI-Bench) or JSONL with cve_id and description"
+        )
+    votes = Counter("rcm" if _gt("rcm", it.gt) else "vsp" if _gt("vsp", it.gt) else "unknown" for it in items)
+    task = votes.most_common(1)[0][0]
     return BenchSet(task, items, str(p), skips.as_dict(), n)
 
 

@@ -20,11 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from distilsec import __version__
-from distilsec.bundle import check_no_pickle, read_manifest, write_manifest
+from distilsec.bundle import (
+    MANIFEST,
+    WEIGHTS,
+    check_no_pickle,
+    check_weight_shapes,
+    load_weights,
+    read_manifest,
+    read_terms,
+    validate_params,
+    write_manifest,
+)
 from distilsec.errors import BundleError, ConfigError, DataError, NotFittedError
 from distilsec.registry import register
 from distilsec.vuln.cvss import METRICS, VALUES, base_score, build_vector, parse_vector, score_vector
@@ -117,8 +127,16 @@ class CvssLinearModel:
         if isinstance(texts, str) or len(texts) != len(vectors) or not texts:
             raise DataError("fit needs equally many (non-zero) texts and vectors")
         parsed = [parse_vector(v) for v in vectors]
+        # the cached vector table belongs to the values of an earlier fit: a refit must rebuild it
+        self.__dict__.pop("_table", None)
         vec = self._vectorizer()
-        x = vec.fit_transform([t[: self.max_chars] for t in texts]).tocsr()
+        try:
+            x = vec.fit_transform([t[: self.max_chars] for t in texts]).tocsr()
+        except ValueError as exc:  # scikit-learn's "empty vocabulary" / "no terms remain"
+            raise DataError(
+                f"cvss_linear: no word n-gram (words of 2+ characters) is in min_df={self.min_df} of the "
+                f"{len(texts)} training descriptions; check the text column or lower min_df ({exc})"
+            ) from None
         self.coef_: dict[str, np.ndarray] = {}
         self.intercept_: dict[str, np.ndarray] = {}
         self.values_: dict[str, list[str]] = {}
@@ -153,6 +171,8 @@ class CvssLinearModel:
         self._check_fitted()
         if isinstance(texts, str):
             raise DataError("expected a sequence of texts, got a single string")
+        if not len(texts):  # scikit-learn's TF-IDF refuses zero rows; an empty batch gives (0, n_values) each
+            return {m: np.zeros((0, len(self.values_[m]))) for m in METRICS}
         x = self.vectorizer_.transform([str(t)[: self.max_chars] for t in texts]).tocsr()
         return {
             m: _softmax(self.proba_scale * (np.asarray(x @ self.coef_[m], dtype=np.float64) + self.intercept_[m]))
@@ -229,7 +249,7 @@ class CvssLinearModel:
         for m in METRICS:
             tensors[f"coef.{m}"] = np.ascontiguousarray(self.coef_[m])
             tensors[f"intercept.{m}"] = self.intercept_[m]
-        save_file(tensors, str(path / "model.safetensors"))
+        save_file(tensors, str(path / WEIGHTS))
         return path
 
     @classmethod
@@ -239,13 +259,20 @@ class CvssLinearModel:
             raise BundleError(f"{path} holds a {manifest['type']!r} model, not {cls.registry_name!r}")
         check_no_pickle(path)
         p = Path(path)
-        obj = cls(**manifest["params"])
-        try:
-            terms = json.loads((p / VOCAB_FILE).read_text(encoding="utf-8"))
-            tensors = load_file(str(p / "model.safetensors"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise BundleError(f"{p}: incomplete cvss_linear bundle: {exc}") from None
-        obj.values_ = {m: list(v) for m, v in manifest["values"].items()}
+        values = manifest.get("values")
+        if not isinstance(values, dict) or any(not values.get(m) for m in METRICS):
+            raise BundleError(f"{p / MANIFEST}: 'values' must list the values of each of {list(METRICS)}")
+        validate_params(cls, manifest.get("params") or {}, p / MANIFEST)
+        obj = cls(**(manifest.get("params") or {}))
+        terms = read_terms(p / VOCAB_FILE)
+        tensors = load_weights(p)
+        n = len(terms)
+        expected = {"idf": (n,)}
+        for m in METRICS:
+            k = len(values[m])
+            expected |= {f"coef.{m}": (n, k), f"intercept.{m}": (k,)}
+        check_weight_shapes(p / WEIGHTS, tensors, expected, f"'values' and the {n} terms of {VOCAB_FILE}")
+        obj.values_ = {m: list(v) for m, v in values.items()}
         obj.vocabulary_ = {t: i for i, t in enumerate(terms)}
         obj.idf_ = tensors["idf"]
         obj.coef_ = {m: tensors[f"coef.{m}"] for m in METRICS}

@@ -27,7 +27,7 @@ from typing import Any
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from distilsec.data.cve_record import CveRecord, merge_records
-from distilsec.data.decontaminate import BenchText, check_contamination, decontaminate
+from distilsec.data.decontaminate import BenchText, check_contamination, decontaminate, new_cache
 from distilsec.data.example import Example
 from distilsec.data.paths import resolve_data_dir
 from distilsec.data.readers.cwe import CweCatalog, read_cwe_catalog
@@ -156,22 +156,16 @@ def label_records(
 
 
 def _bench_texts(paths: Sequence[str | Path]) -> tuple[list[BenchText], dict[str, Any]]:
-    from distilsec.vuln.bench import read_bench
+    """Every described row of every benchmark file (a file with none is an error, never a warning)."""
+    from distilsec.vuln.bench import read_bench_texts
 
     texts: list[BenchText] = []
     info: dict[str, Any] = {}
     for p in paths:
-        bench = None
-        for task in ("rcm", "vsp"):
-            try:
-                bench = read_bench(p, task)
-                break
-            except DataError as exc:
-                last = exc
-        if bench is None:
-            raise DataError(f"cannot read benchmark {p} for decontamination: {last}")
+        bench = read_bench_texts(p)
         texts += [BenchText(it.cve_id, it.description, str(p)) for it in bench.items]
         info[str(p)] = {"task": bench.task, "rows": bench.n_rows, "usable": len(bench.items), "skips": bench.skips}
+        log.info("benchmark %s: %d of %d rows protected (%s)", p, len(bench.items), bench.n_rows, bench.task)
     return texts, info
 
 
@@ -183,6 +177,8 @@ def prepare_cve_data(config: Any, *, data_dir: str | Path | None = None, benchma
 
     cve = config.cve
     root = resolve_data_dir(data_dir or config.data.data_dir, required=("cve", "cwe"))
+    # protected texts first: a benchmark file that protects nothing stops the run before minutes of reading
+    bench, bench_info = _bench_texts([*cve.decontamination.benchmarks, *benchmarks])
     skips = SkipCounter()
     records, merge_report = load_cve_records(root / "cve", cve.sources, cve.precedence, skips)
     catalog = read_cwe_catalog(root / cve.cwe_path)
@@ -193,8 +189,6 @@ def prepare_cve_data(config: Any, *, data_dir: str | Path | None = None, benchma
     if not records:
         raise DataError(f"no CVE records read under {root / 'cve'} (skips: {skips.as_dict()})")
 
-    # ---- protected texts: every benchmark file passed (decontamination) ----
-    bench, bench_info = _bench_texts([*cve.decontamination.benchmarks, *benchmarks])
     report["benchmarks"] = bench_info
     until = cve.test_until
 
@@ -217,13 +211,18 @@ def prepare_cve_data(config: Any, *, data_dir: str | Path | None = None, benchma
     out: dict[str, Any] = {}
     refits: dict[str, list[Example]] = {}
     cache = ShingleCache(config.curation.num_perm)  # both tasks share most texts: shingle and hash them once
+    decon_cache = new_cache()  # likewise for every decontamination pass and audit (more permutations)
     for task, task_examples in (("cwe", cwe_examples), ("cvss", cvss_examples)):
         rep: dict[str, Any] = {}
         task_examples_in = task_examples
         cutoff = config.split.time_cutoff
         if bench:  # every period: the time-split model trains before the cutoff, the refit on all of it
             task_examples, rep["decontamination"] = decontaminate(
-                task_examples, bench, threshold=cve.decontamination.threshold, ngram=cve.decontamination.ngram
+                task_examples,
+                bench,
+                threshold=cve.decontamination.threshold,
+                ngram=cve.decontamination.ngram,
+                cache=decon_cache,
             )
             removed = set(rep["decontamination"]["removed_ids"])
             rep["decontamination"]["removed_from_test_period"] = sum(
@@ -290,7 +289,11 @@ def prepare_cve_data(config: Any, *, data_dir: str | Path | None = None, benchma
         if bench:  # the audit, on the final training sets (after dedup, splitting and class filtering)
             for name, part in (("final_train_check", train), ("final_refit_check", refit)):
                 rep["decontamination"][name] = check_contamination(
-                    part, bench, threshold=cve.decontamination.threshold, ngram=cve.decontamination.ngram
+                    part,
+                    bench,
+                    threshold=cve.decontamination.threshold,
+                    ngram=cve.decontamination.ngram,
+                    cache=decon_cache,
                 )
         out[task] = (train, val, test)
         refits[task] = refit

@@ -23,7 +23,7 @@ import numpy as np
 
 from distilsec import __version__
 from distilsec.bundle import check_no_pickle, load_model, read_manifest, write_manifest
-from distilsec.errors import BundleError
+from distilsec.errors import BundleError, DataError
 from distilsec.registry import register
 from distilsec.vuln.hierarchy import CweIndex, backoff, top_k_cwes
 
@@ -65,7 +65,7 @@ class CveModel:
         self.index = index
         self.top_k = top_k
         self.backoff_threshold = backoff_threshold
-        self.training_ids = sorted(set(training_ids)) if training_ids is not None else None
+        self.training_ids = training_ids  # as given (the sklearn rule); save() writes them sorted and unique
 
     @property
     def classes_(self) -> list[str]:
@@ -73,7 +73,7 @@ class CveModel:
 
     def rank_cwes(self, texts: Sequence[str], k: int | None = None) -> list[list[str]]:
         """CWE IDs per text, best first (what the RCM evaluator needs)."""
-        proba = self.cwe_model.predict_proba(list(texts))
+        proba = self.cwe_model.predict_proba(_texts(texts))
         order = np.argsort(-proba, axis=1, kind="stable")[:, : (k or self.top_k)]
         cls = np.asarray(self.classes_)
         return [list(cls[row]) for row in order]
@@ -82,7 +82,7 @@ class CveModel:
         self, texts: Sequence[str], *, top_k: int | None = None, backoff_threshold: float | None = None
     ) -> list[dict[str, Any]]:
         """Per text: ``{"cwe": [top-k], "cwe_backoff": {...} (when a threshold is set), "cvss": {...}}``."""
-        texts = list(texts)
+        texts = _texts(texts)
         proba = self.cwe_model.predict_proba(texts)
         tops = top_k_cwes(proba, self.classes_, self.index, top_k or self.top_k)
         thr = backoff_threshold if backoff_threshold is not None else self.backoff_threshold
@@ -111,7 +111,7 @@ class CveModel:
             self.cvss_model.save(path / "cvss")
         (path / INDEX_FILE).write_text(json.dumps(self.index.to_json(), indent=1, sort_keys=True))
         if self.training_ids is not None:
-            (path / IDS_FILE).write_text(json.dumps(self.training_ids))
+            (path / IDS_FILE).write_text(json.dumps(sorted(set(self.training_ids))))
         manifest = {
             "type": self.registry_name,
             "top_k": self.top_k,
@@ -146,6 +146,13 @@ class CveModel:
             if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
                 raise BundleError(f"{p}: {IDS_FILE} must be a list of CVE IDs")
         return cls(load_model(p / "cwe"), cvss, index, manifest.get("top_k", 3), manifest.get("backoff_threshold"), ids)
+
+
+def _texts(texts: Sequence[str]) -> list[str]:
+    """The descriptions as a list; one bare string is refused (``list("abc")`` would score each character)."""
+    if isinstance(texts, str):
+        raise DataError("expected a sequence of CVE descriptions, got a single string")
+    return list(texts)
 
 
 def load_cve_model(path: str | Path) -> CveModel:

@@ -7,7 +7,6 @@ and everything that is wrong with one file or one record is a counted skip, neve
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import IO, Any
 
 import yaml
 
-from distilsec._internal.textio import MAX_LINE_BYTES, decode_bytes, read_capped_lines
+from distilsec._internal.textio import MAX_LINE_BYTES, decode_bytes, iter_csv_records, read_capped_lines
 from distilsec.data.skips import SkipCounter
 from distilsec.errors import DataError
 
@@ -32,10 +31,6 @@ __all__ = [
     "csv_rows",
     "strip_compression",
 ]
-
-#: csv's default field limit (128 KiB) is below the line cap; a long but legitimate field (a script,
-#: a Base64 blob) must not become an error, so the limit is raised to a bit more than the line cap.
-_CSV_FIELD_LIMIT = 4 * MAX_LINE_BYTES
 
 
 def counter(skips: SkipCounter | None) -> SkipCounter:
@@ -107,12 +102,14 @@ def load_yaml_mapping(
 
 
 def clean_text(value: Any, where: str, skips: SkipCounter, *, max_chars: int = MAX_LINE_BYTES) -> str | None:
-    """The stripped text of one record, or None (counted) when it is missing, not text, or blank.
+    """The stripped text of one record, or None (counted) when it is missing, not text, blank or over-long.
 
     Upstream extraction stripped surrounding whitespace and nothing else, so neither do we.
     Numbers are accepted as text (a table column of ids is still text to a model); other types
-    (lists, mappings) are a ``non_string_text`` skip. Texts longer than ``max_chars`` are cut and
-    counted as ``text_truncated``, the same bound :func:`read_capped_lines` puts on lines.
+    (lists, mappings) are a ``non_string_text`` skip. A text longer than ``max_chars`` is a
+    ``field_too_long`` skip, as an over-long CSV record or JSON line is: cutting it would keep a record
+    that is not what the file holds, and counting a kept record as a skip would break the accounting
+    rows in = rows read + rows skipped.
     """
     if value is None:
         skips.skip("missing_text", where)
@@ -125,8 +122,8 @@ def clean_text(value: Any, where: str, skips: SkipCounter, *, max_chars: int = M
         skips.skip("empty_text", where)
         return None
     if len(text) > max_chars:
-        skips.skip("text_truncated", where)
-        text = text[:max_chars]
+        skips.skip("field_too_long", f"{where} ({len(text):,} characters, the cap is {max_chars:,})")
+        return None
     return text
 
 
@@ -139,11 +136,19 @@ def iso_date(value: Any) -> str:
     return str(value).strip()
 
 
-def numbered_lines(stream: IO[bytes], where: str, skips: SkipCounter) -> Iterator[tuple[int, str]]:
-    """``(0-based line number, line)`` with bounded memory; over-long lines are cut and counted."""
+def numbered_lines(
+    stream: IO[bytes], where: str, skips: SkipCounter, *, too_long: str = "line_too_long"
+) -> Iterator[tuple[int, str]]:
+    """``(0-based line number, line)`` with bounded memory, for formats where a line is a record.
+
+    A line over :data:`MAX_LINE_BYTES` is not yielded: it is drained without being held and counted
+    once as ``too_long`` (a cut line is not the record the file holds, and a JSON line cut short would
+    be counted a second time as ``json_error``). Line numbers stay those of the file.
+    """
     for i, (line, truncated) in enumerate(read_capped_lines(stream)):
         if truncated:
-            skips.skip("line_truncated", f"{where}:{i + 1}")
+            skips.skip(too_long, f"{where}:{i + 1} (over {MAX_LINE_BYTES:,} bytes)")
+            continue
         yield i, line
 
 
@@ -154,27 +159,31 @@ def first_token(text: str) -> str:
 
 
 def csv_rows(
-    stream: IO[bytes], where: str, skips: SkipCounter, *, delimiter: str = ","
+    stream: IO[bytes], where: str, skips: SkipCounter, *, delimiter: str = ",", header: bool = True
 ) -> Iterator[tuple[int, list[str]]]:
-    """``(line number, row)`` of a CSV stream; rows the csv module rejects are counted, not raised.
+    """``(line number, row)`` of a CSV/TSV stream; every record is yielded or counted, none is lost.
 
-    Lines go through :func:`numbered_lines` first, so a 10 MB line is cut and counted before csv
-    sees it; quoted fields may still span lines. Blank rows are dropped silently.
+    Records are split by :func:`~distilsec._internal.textio.iter_csv_records`, which follows quoting
+    across lines and scans an over-long record to its real end: such a record is one
+    ``field_too_long`` skip and the rows after it are read as usual. Rows the csv module rejects are
+    ``csv_error``, a quote left open at the end of the file is ``unterminated_quote``; blank lines are
+    layout, not rows. The line number is the 1-based line the record starts on.
+
+    With ``header`` (the default) the first record is the caller's header row: when it cannot be
+    used the file cannot be read, so that is a :class:`DataError`, not a skip.
     """
-    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
-        csv.field_size_limit(_CSV_FIELD_LIMIT)  # only ever raised, never lowered
-    lines = (line + "\n" for _, line in numbered_lines(stream, where, skips))
-    reader = csv.reader(lines, delimiter=delimiter)
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            skips.skip("csv_error", f"{where}:{reader.line_num}: {exc}")
+    first = header
+    for rec in iter_csv_records(stream, delimiter=delimiter):
+        if rec.fields is None:
+            if first:
+                raise DataError(
+                    f"{where}: the header row (line {rec.line}) cannot be read ({rec.problem}: {rec.detail}); "
+                    "the file must start with one row of column names"
+                )
+            skips.skip(rec.problem, f"{where}:{rec.line}: {rec.detail}")
             continue
-        if row and any(cell.strip() for cell in row):
-            yield reader.line_num, row
+        first = False
+        yield rec.line, rec.fields
 
 
 def strip_compression(name: str) -> str:

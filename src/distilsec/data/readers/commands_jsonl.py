@@ -43,9 +43,13 @@ def read_commands_jsonl(path: str | Path, *, skips: SkipCounter | None = None) -
 
 
 def iter_json_objects(path: Path, skips: SkipCounter) -> Iterator[tuple[str, dict[str, Any]]]:
-    """``(where, object)`` for each line of a JSON Lines file that is a JSON object; the rest is counted."""
+    """``(where, object)`` for each line of a JSON Lines file that is a JSON object; the rest is counted.
+
+    Every non-blank line is one row: it is yielded, or counted once as ``json_error``, ``not_an_object``
+    or ``field_too_long`` (a line over the 1 MiB cap, drained without being held).
+    """
     with open_binary(path) as fh:
-        for lineno, line in numbered_lines(fh, path.name, skips):
+        for lineno, line in numbered_lines(fh, path.name, skips, too_long="field_too_long"):
             where = f"{path.name}:{lineno + 1}"
             if not line.strip():
                 continue  # blank lines are padding, not records

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from itertools import zip_longest
 from pathlib import Path
 
-from distilsec._internal.textio import open_binary
+from distilsec._internal.textio import open_binary, read_capped_lines
 from distilsec.data.example import Example
 from distilsec.data.readers._common import clean_text, counter, first_token, numbered_lines
 from distilsec.data.skips import SkipCounter
@@ -61,17 +60,21 @@ def read_nl2bash(root: str | Path, *, skips: SkipCounter | None = None) -> Itera
 def _iter(cm: Path, nl: Path, skips: SkipCounter) -> Iterator[Example]:
     rel = "data/bash/all.cm" if cm.parent.name == "bash" else cm.name
     with contextlib.ExitStack() as stack:
-        cm_lines = numbered_lines(stack.enter_context(open_binary(cm)), rel, skips)
-        nl_lines: Iterator[tuple[int, str]] = iter(())
+        descriptions: Iterator[tuple[str, bool]] = iter(())
         if nl.is_file():
-            nl_lines = numbered_lines(stack.enter_context(open_binary(nl)), nl.name, skips)
-        for cm_item, nl_item in zip_longest(cm_lines, nl_lines):
-            if cm_item is None:  # all.nl is longer than all.cm: nothing to align with
-                break
-            lineno, line = cm_item
+            descriptions = read_capped_lines(stack.enter_context(open_binary(nl)))
+        nl_index, description = -1, ("", False)
+        for lineno, line in numbered_lines(stack.enter_context(open_binary(cm)), rel, skips):
+            # the two files are aligned by line number; an over-long command line is skipped (counted),
+            # so advance all.nl to this line rather than pairing items by position
+            while nl_index < lineno:
+                description = next(descriptions, ("", False))
+                nl_index += 1
             text = clean_text(line, f"{rel}:{lineno + 1}", skips)
             if text is None:
                 continue
+            if description[1]:
+                skips.note("description_too_long", f"{nl.name}:{lineno + 1}")
             yield Example(
                 text=text,
                 label="benign",
@@ -79,7 +82,7 @@ def _iter(cm: Path, nl: Path, skips: SkipCounter) -> Iterator[Example]:
                 source=SOURCE,
                 platform="linux",
                 meta={
-                    "description": nl_item[1].strip() if nl_item is not None else "",
+                    "description": "" if description[1] else description[0].strip(),
                     "upstream_path": rel,
                     "upstream_index": lineno,
                 },

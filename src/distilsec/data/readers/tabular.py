@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +40,20 @@ class _Spec:
     group: str | None
     time: str | None
     source: str
+    #: role ("text", "label", "group", "time") -> the setting a user changes to pick that column
+    keys: Mapping[str, str] = field(default_factory=dict)
 
     def resolve(self, columns: Sequence[str]) -> None:
         """Check the columns; ``url`` stands in for a missing default ``text`` column."""
         if self.text == "text" and "text" not in columns and "url" in columns:
             self.text = "url"
-        required = [c for c in (self.text, self.label, self.group, self.time) if c is not None]
-        missing = [c for c in required if c not in columns]
+        roles = {"text": self.text, "label": self.label, "group": self.group, "time": self.time}
+        missing = {role: c for role, c in roles.items() if c is not None and c not in columns}
         if missing:
+            settings = ", ".join(f"{self.keys.get(role, f'{role}_column')} (now {c!r})" for role, c in missing.items())
             raise DataError(
-                f"{self.path}: missing column(s) {missing}; the file has columns {list(columns)}. "
-                "Set text_column / label_column / group_column / time_column to match."
+                f"{self.path}: missing column(s) {list(missing.values())}; the file has columns {list(columns)}. "
+                f"Set {settings} to one of the file's columns."
             )
 
     def example(self, rec: dict[str, Any], where: str, skips: SkipCounter) -> Example | None:
@@ -86,6 +89,7 @@ def read_table(
     time_column: str | None = None,
     source: str | None = None,
     skips: SkipCounter | None = None,
+    column_keys: Mapping[str, str] | None = None,
 ) -> Iterator[Example]:
     """Stream examples from a user's own table: the "bring your own data" path.
 
@@ -101,6 +105,10 @@ def read_table(
     time_column : a date / timestamp column for time splits.
     source : the source id of every example; defaults to the file name without extensions.
     skips : counter for dropped rows (``malformed_row``, ``json_error``, ``empty_text``...).
+    column_keys : role (``text``, ``label``, ``group``, ``time``) -> the name of the setting that picks
+        that column where the caller took it from (``data.text_column`` in a config, ``--text-column``
+        on a command line), so that a missing column's message names what the user can change;
+        the parameter names (``text_column``...) by default.
 
     Returns
     -------
@@ -123,7 +131,9 @@ def read_table(
             f"{p}: unknown table format; expected one of {sorted(TABLE_FORMATS)} "
             "(text formats may end in .gz, .xz or .bz2)"
         )
-    spec = _Spec(p, text_column, label_column, group_column, time_column, source or Path(inner).stem)
+    spec = _Spec(
+        p, text_column, label_column, group_column, time_column, source or Path(inner).stem, dict(column_keys or {})
+    )
     sk = counter(skips)
     if fmt == "parquet":
         return _iter_parquet(spec, sk)

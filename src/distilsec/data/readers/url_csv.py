@@ -135,7 +135,7 @@ def _url_example(
 ) -> Example:
     parts = url_parts(url)
     if not parts["reg_domain"]:
-        skips.skip("no_registrable_domain", where)  # kept, with an empty group
+        skips.note("no_registrable_domain", where)  # kept, with an empty group: a note, not a skip
     return Example(text=url, label=label, group=parts["reg_domain"], source=source, time=time, meta={**parts, **meta})
 
 
@@ -330,7 +330,7 @@ def read_iscx_csv(
 def _iter_iscx(path: Path, label: str, source: str, skips: SkipCounter) -> Iterator[Example]:
     with open_binary(path) as fh:
         index = 0
-        for n, (lineno, row) in enumerate(csv_rows(fh, path.name, skips)):
+        for n, (lineno, row) in enumerate(csv_rows(fh, path.name, skips, header=False)):
             where = f"{path.name}:{lineno}"
             if n == 0 and len(row) == 1 and row[0].strip().lower() == "urls":
                 continue  # the header

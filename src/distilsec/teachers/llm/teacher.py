@@ -347,6 +347,7 @@ class LLMTeacher(ClassifierMixin):
 
     # ---- persistence: JSON only; the weights are named by alias/path and SHA-256, never copied ----
     def save(self, path: str | Path) -> Path:
+        self._check_fitted()  # before reading shots_: NotFittedError, not AttributeError
         path = Path(path)
         self._write_manifest(
             path,
