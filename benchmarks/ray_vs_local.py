@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _deploy_models import jsonl_file, real_events  # noqa: E402
 
-from distilsec.engines.ray_engine import init_ray, score_with_ray  # noqa: E402
-from distilsec.scoring import ScoringModel, score_stream  # noqa: E402
+from distilsec.serving.ray_engine import init_ray, score_with_ray  # noqa: E402
+from distilsec.serving.scoring import ScoringModel, score_stream  # noqa: E402
 
 
 def main() -> None:

@@ -68,7 +68,7 @@ def score_cmd(src: Path, bundle: Path, runtime: str, threads: int, out: Path) ->
 
 def model_only(bundle: Path, runtime: str, threads: int, texts: list[str]) -> tuple[float, float]:
     """(events/s wall, events/s per CPU second) of ``predict_proba`` alone on preprocessed texts."""
-    from distilsec.scoring import ScoringModel
+    from distilsec.serving.scoring import ScoringModel
 
     model = ScoringModel(bundle, runtime=runtime, threads=threads)
     prepared = [model.preprocess(t) for t in texts]
@@ -83,7 +83,7 @@ def model_only(bundle: Path, runtime: str, threads: int, texts: list[str]) -> tu
 def onnx_bundle(bundle: Path, work: Path, texts: list[str]) -> Path:
     if (bundle / "model.onnx").is_file():
         return bundle
-    from distilsec.export import export_onnx
+    from distilsec.serving.export import export_onnx
 
     copy = work / "bundle-onnx"
     shutil.copytree(bundle, copy)

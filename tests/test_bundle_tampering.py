@@ -26,8 +26,8 @@ KINDS = ("char_cnn", "hashed_linear", "html_inspector", "tfidf_linear", "cvss_li
 
 def _train(kind: str, path: Path) -> Path:
     from distilsec.students import CharCNNStudent, HashedLinearStudent, HTMLInspectorStudent, TfidfLinearStudent
-    from distilsec.vuln.cvss_model import CvssLinearModel
-    from distilsec.vuln.model import CveModel
+    from distilsec.students.cve_model import CveModel
+    from distilsec.students.cvss_linear import CvssLinearModel
 
     texts, y, _ = make_texts(100, seed=4)
     if kind == "char_cnn":
@@ -232,7 +232,7 @@ def test_broken_vocabulary_is_refused(copy, content):
 
 
 def test_cve_model_with_a_damaged_part_names_the_part(copy):
-    from distilsec.vuln.model import load_cve_model
+    from distilsec.students.cve_model import load_cve_model
 
     bundle = copy("cve_model")
     (bundle / "cvss" / WEIGHTS).write_bytes(b"broken")

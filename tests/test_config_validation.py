@@ -12,8 +12,8 @@ from distilsec.cli.app import app
 from distilsec.cli.init import TASKS, config_template
 from distilsec.config import load_config, validate_config
 from distilsec.errors import ConfigError
-from distilsec.experiments.config import load_semisup_config
-from distilsec.experiments.synth_config import load_synth_config
+from distilsec.pipeline.sweeps.semisup_config import load_semisup_config
+from distilsec.pipeline.sweeps.synth_config import load_synth_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,12 +95,12 @@ def test_numbers_name_labels_in_overrides(tmp_path: Path) -> None:
 
 
 def test_cli_epochs_two_fails_before_reading_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import distilsec.run
+    import distilsec.pipeline.run
 
     def must_not_read(*_: object, **__: object) -> None:
         raise AssertionError("data was read before the config was validated")
 
-    monkeypatch.setattr(distilsec.run, "load_examples", must_not_read)
+    monkeypatch.setattr(distilsec.pipeline.run, "load_examples", must_not_read)
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(_minimal()))
     res = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "r"), "--students.student.epochs", "two"])

@@ -28,12 +28,12 @@ import numpy as np
 import pytest
 
 from distilsec.bundle import UNSAFE_SUFFIXES, load_model
+from distilsec.data.cvss import METRICS
 from distilsec.errors import DataError, NotFittedError
 from distilsec.registry import create, registered
 from distilsec.students import SoftTargets
 from distilsec.teachers.labelling import CallResult
 from distilsec.teachers.llm.backend import make_answer
-from distilsec.vuln.cvss import METRICS
 from tests.conftest import make_texts
 from tests.teachers.llm.fakes import FakeLLMBackend
 from tests.vuln.cve_fixtures import FAMILIES, description
@@ -60,7 +60,7 @@ def _cve_data(n: int = 6, start: int = 0) -> tuple[list[str], list[str], list[st
 
 
 def _cve_index() -> Any:
-    from distilsec.vuln.hierarchy import CweIndex
+    from distilsec.students.cwe_hierarchy import CweIndex
 
     return CweIndex(
         {
@@ -170,7 +170,7 @@ def _llm_attach(model: Any) -> Any:
 
 def _fitted_cve_parts(seed: int) -> tuple[Any, Any]:
     from distilsec.students import TfidfLinearStudent
-    from distilsec.vuln.cvss_model import CvssLinearModel
+    from distilsec.students.cvss_linear import CvssLinearModel
 
     texts, cwes, vectors = _cve_data()
     cwe = TfidfLinearStudent(min_df=1, max_features=500, random_state=seed).fit(texts, cwes)

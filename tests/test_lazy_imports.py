@@ -31,7 +31,7 @@ def test_importing_the_cli_imports_no_model_framework():
 def test_registry_lookup_imports_only_the_module_the_name_points_to():
     loaded = _modules_after("from distilsec.registry import get_factory; get_factory('char_cnn.v1')")
     assert "torch" in loaded and "distilsec.students.char_cnn" in loaded
-    assert not loaded & {"transformers", "llama_cpp", "distilsec.teachers.encoder", "distilsec.vuln.model"}
+    assert not loaded & {"transformers", "llama_cpp", "distilsec.teachers.encoder", "distilsec.students.cve_model"}
     assert "distilsec.students.tfidf_linear" not in loaded
 
 

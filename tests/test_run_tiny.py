@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from distilsec.cli.app import app
 from distilsec.config import validate_config
-from distilsec.run import run_experiment
+from distilsec.pipeline.run import run_experiment
 from tests.conftest import make_texts
 
 
@@ -261,12 +261,12 @@ def _fast_config(table, **evaluation):
 
 def _no_training(monkeypatch):
     """Make any model construction fail: the error under test must come before training."""
-    import distilsec.run
+    import distilsec.pipeline.run
 
     def must_not_train(*_, **__):
         raise AssertionError("training started")
 
-    monkeypatch.setattr(distilsec.run, "create", must_not_train)
+    monkeypatch.setattr(distilsec.pipeline.run, "create", must_not_train)
 
 
 def test_single_class_label_column_is_refused_before_training(tmp_path, monkeypatch):

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from distilsec.bundle import update_manifest
 from distilsec.cli.app import app
 from distilsec.errors import DataError
-from distilsec.score_sinks import open_sink
-from distilsec.scoring import ScoringModel, make_rows, score_stream, text_fields
+from distilsec.serving.scoring import ScoringModel, make_rows, score_stream, text_fields
+from distilsec.serving.sinks import open_sink
 from tests.conftest import make_texts
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from distilsec.bundle import update_manifest
 from distilsec.cli.app import app
 from distilsec.errors import DataError
-from distilsec.scoring import ScoringModel, score_stream
+from distilsec.serving.scoring import ScoringModel, score_stream
 from distilsec.students import HashedLinearStudent
 
 

@@ -43,7 +43,7 @@ def _unique(v: list[str]) -> list[str]:
 
 
 def _known_preprocessor(v: str) -> str:
-    from distilsec.preprocess import PREPROCESSORS
+    from distilsec.data.preprocess import PREPROCESSORS
 
     if v not in PREPROCESSORS:
         raise ValueError(f"unknown preprocessor; known: {sorted(PREPROCESSORS)}")

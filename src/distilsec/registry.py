@@ -29,8 +29,8 @@ BUILTINS: dict[str, str] = {
     "encoder.v1": "distilsec.teachers.encoder:EncoderTeacher",
     "ensemble.v1": "distilsec.teachers.ensemble:EnsembleTeacher",
     "llm.v1": "distilsec.teachers.llm.teacher:LLMTeacher",
-    "cve_model.v1": "distilsec.vuln.model:CveModel",
-    "cvss_linear.v1": "distilsec.vuln.cvss_model:CvssLinearModel",
+    "cve_model.v1": "distilsec.students.cve_model:CveModel",
+    "cvss_linear.v1": "distilsec.students.cvss_linear:CvssLinearModel",
 }
 
 

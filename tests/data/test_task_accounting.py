@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from distilsec.config import DataSection
 from distilsec.data.skips import SkipCounter
 from distilsec.data.stats import row_accounting_problems
-from distilsec.data.tasks import SOURCE_NOT_SELECTED, TEXT_TRUNCATED, load_examples
 from distilsec.errors import DataError
+from distilsec.tasks.loaders import SOURCE_NOT_SELECTED, TEXT_TRUNCATED, load_examples
 
 
 def _commands_jsonl(root: Path, rows: list[dict[str, Any]]) -> Path:

@@ -31,7 +31,7 @@ def _train(kind: str, path: Path) -> Path:
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """{"char_cnn": bundle, "hashed_linear": bundle}, each with model.onnx and model.int8.onnx."""
-    from distilsec.export import export_onnx
+    from distilsec.serving.export import export_onnx
 
     root = tmp_path_factory.mktemp("exported")
     texts, _, _ = make_texts(200, seed=2)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from distilsec.cli.app import app
 from distilsec.errors import DistilsecError
-from distilsec.scoring import ScoringModel, score_stream
+from distilsec.serving.scoring import ScoringModel, score_stream
 from tests.conftest import make_texts
 
 MIXED = (

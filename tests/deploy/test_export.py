@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from distilsec.bundle import load_model, read_manifest, update_manifest
 from distilsec.cli.app import app
 from distilsec.errors import BundleError, DistilsecError
-from distilsec.export import export_onnx
-from distilsec.runtime.features import HashedFeatures, byte_ids, clean_text
-from distilsec.runtime.onnx_model import OnnxModel
-from distilsec.scoring import ScoringModel
+from distilsec.serving.export import export_onnx
+from distilsec.serving.runtime.features import HashedFeatures, byte_ids, clean_text
+from distilsec.serving.runtime.onnx_model import OnnxModel
+from distilsec.serving.scoring import ScoringModel
 from distilsec.students._bytes import encode_bytes
 from distilsec.students.base import _clean
 from tests.conftest import make_texts
@@ -139,7 +139,7 @@ def test_missing_onnx_file_is_a_clear_error(bundle_copy):
 def test_failed_parity_writes_nothing(bundle_copy, monkeypatch):
     """A graph that disagrees with the model must not be left where runtime=auto would pick it up."""
     bundle = bundle_copy("hashed_linear")
-    from distilsec.export import onnx as export_mod
+    from distilsec.serving.export import onnx as export_mod
 
     real = export_mod.hashed_linear_graph
 
@@ -193,7 +193,7 @@ class _FixedScores:
 
 def test_boundary_flip_within_tolerance_is_reported_not_a_parity_failure():
     """Issue 11: a score on the threshold that moves by 3e-7 flips its decision: rounding, not a failure."""
-    from distilsec.export.parity import check_parity
+    from distilsec.serving.export.parity import check_parity
 
     thr = 0.7310585786300049
     ref = _FixedScores([0.1, thr, 0.9], thr, "native")

@@ -13,9 +13,9 @@ import sys
 import numpy as np
 
 from distilsec.bundle import read_manifest
-from distilsec.runtime import resolve_runtime
-from distilsec.runtime.fast_path import export_fast_path
-from distilsec.scoring import ScoringModel
+from distilsec.serving.runtime import resolve_runtime
+from distilsec.serving.runtime.fast_path import export_fast_path
+from distilsec.serving.scoring import ScoringModel
 from tests.conftest import make_texts
 from tests.deploy.conftest import _train
 

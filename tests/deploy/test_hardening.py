@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from distilsec.errors import BundleError, DataError
-from distilsec.scoring import ScoreStats, ScoringModel, iter_records, score_stream
+from distilsec.serving.scoring import ScoreStats, ScoringModel, iter_records, score_stream
 
 
 class _Boom:
@@ -114,7 +114,7 @@ def api(exported):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from distilsec.serve import ServeSettings, create_app
+    from distilsec.serving.api import ServeSettings, create_app
 
     with TestClient(create_app(ServeSettings(models={"cnn": str(exported["char_cnn"])}))) as c:
         yield c

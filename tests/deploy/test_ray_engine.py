@@ -13,9 +13,9 @@ pytest.importorskip("ray.data", reason="the 'ray' extra is not installed")
 from typer.testing import CliRunner  # noqa: E402
 
 from distilsec.cli.app import app  # noqa: E402
-from distilsec.engines.ray_engine import score_with_ray  # noqa: E402
 from distilsec.errors import DistilsecError  # noqa: E402
-from distilsec.scoring import ScoringModel, score_stream  # noqa: E402
+from distilsec.serving.ray_engine import score_with_ray  # noqa: E402
+from distilsec.serving.scoring import ScoringModel, score_stream  # noqa: E402
 from tests.conftest import make_texts  # noqa: E402
 
 

@@ -10,9 +10,9 @@ import itertools
 import pytest
 
 from distilsec.bundle import update_manifest
-from distilsec.export import export_onnx
-from distilsec.preprocess import get_preprocessor
-from distilsec.scoring import ScoringModel, score_stream
+from distilsec.data.preprocess import get_preprocessor
+from distilsec.serving.export import export_onnx
+from distilsec.serving.scoring import ScoringModel, score_stream
 
 
 @pytest.mark.integration

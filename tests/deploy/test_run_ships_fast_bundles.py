@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from distilsec.cli.app import app
-from distilsec.run import run_experiment
+from distilsec.pipeline.run import run_experiment
 from tests.test_run_tiny import _config, _write_table
 
 

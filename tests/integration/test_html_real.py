@@ -10,7 +10,7 @@ from distilsec.config import load_config
 from distilsec.data.readers import read_html_index
 from distilsec.data.skips import SkipCounter
 from distilsec.data.split import canonical_group
-from distilsec.run import prepare_data
+from distilsec.pipeline.run import prepare_data
 
 pytestmark = pytest.mark.integration
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

@@ -9,7 +9,7 @@ import pytest
 
 from distilsec.config import load_config
 from distilsec.data.split import canonical_group
-from distilsec.run import prepare_data, run_experiment
+from distilsec.pipeline.run import prepare_data, run_experiment
 
 pytestmark = pytest.mark.integration
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

@@ -8,9 +8,9 @@ from distilsec.data.curate import jaccard, shingles
 from distilsec.data.example import Example
 from distilsec.errors import ConfigError, DataError
 from distilsec.methods import synthesize
-from distilsec.synth import CmdlineMutator, HTMLTemplateMutator
-from distilsec.synth.base import Candidate
-from distilsec.synth.filters import exact_near_copies
+from distilsec.methods.synthesize import CmdlineMutator, HTMLTemplateMutator
+from distilsec.methods.synthesize.base import Candidate
+from distilsec.methods.synthesize.filters import exact_near_copies
 from tests.conftest import BENIGN, MALICIOUS
 from tests.synth.fakes import KeywordJudge
 

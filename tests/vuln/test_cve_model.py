@@ -10,9 +10,9 @@ import pytest
 from distilsec.bundle import load_model
 from distilsec.errors import BundleError, ConfigError, NotFittedError
 from distilsec.students import SoftTargets, TfidfLinearStudent
-from distilsec.vuln.cvss_model import CvssLinearModel
-from distilsec.vuln.hierarchy import CweIndex, backoff
-from distilsec.vuln.model import CveModel, load_cve_model
+from distilsec.students.cve_model import CveModel, load_cve_model
+from distilsec.students.cvss_linear import CvssLinearModel
+from distilsec.students.cwe_hierarchy import CweIndex, backoff
 from tests.vuln.cve_fixtures import FAMILIES, description
 
 

@@ -174,7 +174,7 @@ def test_data_curate_reports_decontamination(tiny_run, tmp_path):
 
 def test_source_weights_follow_the_first_matching_prefix():
     from distilsec.data.example import Example
-    from distilsec.vuln.run import _source_weights
+    from distilsec.pipeline.cve import _source_weights
 
     part = [
         Example(text="a", label="CWE-79", meta={"label_source": "nvd@nist.gov"}),
@@ -189,7 +189,7 @@ def test_source_weights_follow_the_first_matching_prefix():
 
 def test_refit_keeps_the_most_frequent_classes_that_fit_the_budget(tiny_run):
     from distilsec.data.example import Example
-    from distilsec.vuln.run import _most_frequent_classes
+    from distilsec.pipeline.cve import _most_frequent_classes
 
     part = [Example(text=str(i), label=lab) for i, lab in enumerate(["CWE-79"] * 3 + ["CWE-89"] * 2 + ["CWE-20"])]
     kept, info = _most_frequent_classes(part, 2)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from distilsec.data.cvss import METRICS, VALUES, base_score, build_vector, parse_vector, score_vector, severity
 from distilsec.errors import DataError
-from distilsec.vuln.cvss import METRICS, VALUES, base_score, build_vector, parse_vector, score_vector, severity
 
 
 @pytest.mark.parametrize(

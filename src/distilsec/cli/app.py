@@ -70,7 +70,7 @@ def run(
 
     def go() -> None:
         from distilsec.config import load_config
-        from distilsec.run import run_experiment
+        from distilsec.pipeline.run import run_experiment
 
         overrides = parse_overrides(ctx.args)
         if device:
@@ -137,7 +137,7 @@ def data_prepare(
         import json
 
         from distilsec.config import load_config
-        from distilsec.run import prepare_data
+        from distilsec.pipeline.run import prepare_data
 
         data = prepare_data(load_config(config, parse_overrides(ctx.args)), data_dir=data_dir)
         typer.echo(json.dumps(data.report, indent=2, default=str))

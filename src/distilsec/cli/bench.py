@@ -17,8 +17,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print every metric as JSO
 
 
 def _run(task: str, file: Path, model: Path, as_json: bool) -> None:
-    from distilsec.vuln.bench import evaluate_rcm, evaluate_vsp, read_bench
-    from distilsec.vuln.model import load_cve_model
+    from distilsec.data.readers.cti_bench import evaluate_rcm, evaluate_vsp, read_bench
+    from distilsec.students.cve_model import load_cve_model
 
     bench = read_bench(file, task)
     cve_model = load_cve_model(model)

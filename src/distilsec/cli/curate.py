@@ -26,7 +26,7 @@ def data_curate(
     def go() -> None:
         from distilsec.config import load_config
         from distilsec.errors import ConfigError
-        from distilsec.vuln.data import prepare_cve_data
+        from distilsec.tasks.cve import prepare_cve_data
 
         cfg = load_config(config, parse_overrides(ctx.args))
         if cfg.data.task != "cve":

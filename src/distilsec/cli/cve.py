@@ -102,7 +102,7 @@ def cve(
     setup_logging(False)
 
     def go() -> None:
-        from distilsec.vuln.model import load_cve_model
+        from distilsec.students.cve_model import load_cve_model
 
         rows = read_inputs(source)
         m = load_cve_model(model)

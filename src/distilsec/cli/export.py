@@ -13,7 +13,7 @@ __all__ = ["export"]
 
 
 def _read_texts(path: str, limit: int) -> list[str]:
-    from distilsec.scoring import ScoreStats, iter_records, open_records
+    from distilsec.serving.scoring import ScoreStats, iter_records, open_records
 
     stream, fmt = open_records(path)
     try:
@@ -62,8 +62,8 @@ def export(
     def go() -> None:
         from rich.table import Table
 
-        from distilsec.export import export_onnx
-        from distilsec.export.parity import run_validation_texts
+        from distilsec.serving.export import export_onnx
+        from distilsec.serving.export.parity import run_validation_texts
 
         if texts is not None:
             val, source = _read_texts(texts, max_texts), f"texts from {texts}"

@@ -56,7 +56,7 @@ def fit(
     setup_logging(verbose)
 
     def go() -> None:
-        from distilsec.teachers.llm.job import fit_teacher_from_table
+        from distilsec.pipeline.label import fit_teacher_from_table
 
         teacher = fit_teacher_from_table(
             train,
@@ -98,7 +98,7 @@ def run(
     setup_logging(verbose)
 
     def go() -> None:
-        from distilsec.teachers.llm.job import label_file
+        from distilsec.pipeline.label import label_file
         from distilsec.teachers.llm.teacher import LLMTeacher
 
         t = LLMTeacher.load(teacher)

@@ -50,7 +50,7 @@ def check_output(path: Path) -> None:
 
 def _hint_export(scorer: Any) -> None:
     """Say once when a bundle could score several times faster after ``distilsec export``."""
-    from distilsec.runtime.onnx_model import SUPPORTED
+    from distilsec.serving.runtime.onnx_model import SUPPORTED
 
     onnx = scorer.bundle_dir / "model.onnx"
     if scorer.runtime == "native" and scorer.manifest.get("type") in SUPPORTED and not onnx.is_file():
@@ -95,9 +95,9 @@ def score(
 
     def go() -> None:
         from distilsec.errors import DataError, DistilsecError
-        from distilsec.runtime import RUNTIMES
-        from distilsec.score_sinks import OUTPUT_FORMATS
-        from distilsec.scoring import ScoringModel, open_output, score_stream
+        from distilsec.serving.runtime import RUNTIMES
+        from distilsec.serving.scoring import ScoringModel, open_output, score_stream
+        from distilsec.serving.sinks import OUTPUT_FORMATS
 
         if format not in OUTPUT_FORMATS:
             raise DistilsecError(f"--format must be one of {', '.join(OUTPUT_FORMATS)}, not {format!r}")
@@ -117,7 +117,7 @@ def score(
             check_output(output)
         with contextlib.ExitStack() as stack:
             if engine == "ray":
-                from distilsec.engines.ray_engine import score_with_ray
+                from distilsec.serving.ray_engine import score_with_ray
 
                 out: Any = sys.stdout.buffer if format == "parquet" else sys.stdout
                 if output is not None:

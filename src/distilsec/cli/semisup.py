@@ -21,8 +21,8 @@ def figure2(ctx: typer.Context, config: Path, out: Out, data_dir: DataDir = None
     setup_logging(False)
 
     def go() -> None:
-        from distilsec.experiments.config import load_semisup_config
-        from distilsec.experiments.figure2 import run_figure2
+        from distilsec.pipeline.sweeps.figure2 import run_figure2
+        from distilsec.pipeline.sweeps.semisup_config import load_semisup_config
 
         run_figure2(load_semisup_config(config, parse_overrides(ctx.args)), out=out, data_dir=data_dir)
         typer.echo(str(out / "report.md"))
@@ -36,8 +36,8 @@ def budget(ctx: typer.Context, config: Path, out: Out, data_dir: DataDir = None)
     setup_logging(False)
 
     def go() -> None:
-        from distilsec.experiments.budget import run_budget
-        from distilsec.experiments.config import load_semisup_config
+        from distilsec.pipeline.sweeps.budget import run_budget
+        from distilsec.pipeline.sweeps.semisup_config import load_semisup_config
 
         run_budget(load_semisup_config(config, parse_overrides(ctx.args)), out=out, data_dir=data_dir)
         typer.echo(str(out / "report.md"))
@@ -66,7 +66,7 @@ def llm_eval(
     setup_logging(False)
 
     def go() -> None:
-        from distilsec.experiments.llm_eval import run_llm_eval
+        from distilsec.pipeline.sweeps.llm_eval import run_llm_eval
 
         params = {"model": model, "endpoint": endpoint, "n_shots": shots, "ledger": ledger, "n_threads": threads}
         run_llm_eval(

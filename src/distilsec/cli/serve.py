@@ -39,8 +39,8 @@ def serve(
 
     def go() -> None:
         from distilsec.errors import DistilsecError
-        from distilsec.serve.app import create_app, make_settings, parse_model_specs
-        from distilsec.serve.server import check_address, run_server, url
+        from distilsec.serving.api.app import create_app, make_settings, parse_model_specs
+        from distilsec.serving.api.server import check_address, run_server, url
 
         if workers < 1:
             raise DistilsecError(f"--workers {workers}: use 1 or more server processes")

@@ -50,7 +50,7 @@ def synth(
     setup_logging(verbose)
 
     def go() -> None:
-        from distilsec.synth.job import SynthJob, run_synth_job
+        from distilsec.pipeline.synth import SynthJob, run_synth_job
 
         job = SynthJob(
             seeds=[str(p) for p in seeds or []],

@@ -25,8 +25,8 @@ def synth_tables(
     setup_logging(False)
 
     def go() -> None:
-        from distilsec.experiments.synth_config import load_synth_config
-        from distilsec.experiments.synth_tables import run_synth_tables
+        from distilsec.pipeline.sweeps.synth_config import load_synth_config
+        from distilsec.pipeline.sweeps.synth_tables import run_synth_tables
 
         run_synth_tables(load_synth_config(config, parse_overrides(ctx.args)), out=out, data_dir=data_dir)
         typer.echo(str(out / "report.md"))

@@ -69,7 +69,7 @@ def row_accounting_problems(report: Mapping[str, Any]) -> list[str]:
     Parameters
     ----------
     report : a data report with ``rows_in``, ``read``, ``read_skips`` and optionally ``read_by_input``
-        (input -> ``{"rows_in", "read", "skips"}``, as :func:`distilsec.data.tasks.load_examples` fills it).
+        (input -> ``{"rows_in", "read", "skips"}``, as :func:`distilsec.tasks.loaders.load_examples` fills it).
 
     Returns
     -------

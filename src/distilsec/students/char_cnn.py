@@ -15,8 +15,8 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from distilsec._internal.device import resolve_device
 from distilsec.bundle import WEIGHTS, load_module_weights
-from distilsec.device import resolve_device
 from distilsec.registry import register
 from distilsec.students._bytes import VOCAB_SIZE, encode_bytes
 from distilsec.students._torch_training import predict_batches, train_torch_classifier

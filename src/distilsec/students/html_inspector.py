@@ -24,9 +24,9 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from distilsec._internal.device import resolve_device
 from distilsec._internal.tokens import WORD_BYTE
 from distilsec.bundle import WEIGHTS, load_module_weights
-from distilsec.device import resolve_device
 from distilsec.registry import register
 from distilsec.students._torch_training import predict_batches, train_torch_classifier
 from distilsec.students.base import ClassifierMixin, SoftTargets, encode_labels

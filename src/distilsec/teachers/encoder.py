@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from distilsec._internal.device import resolve_device
 from distilsec._internal.sampling import balanced_indices
-from distilsec.device import resolve_device
 from distilsec.errors import BundleError, ConfigError, DataError
 from distilsec.registry import register
 from distilsec.students.base import ClassifierMixin, encode_labels

@@ -8,7 +8,7 @@ import json
 from typer.testing import CliRunner
 
 from distilsec.cli.app import app
-from distilsec.teachers.llm.job import label_file
+from distilsec.pipeline.label import label_file
 from distilsec.teachers.llm.teacher import LLMTeacher
 from tests.conftest import make_texts
 from tests.teachers.llm.fakes import FakeLLMBackend

@@ -1,0 +1,1 @@
+"""Pipeline: the stages of a run (prepare, teacher, students, evaluate, bundle, report) and the sweeps."""

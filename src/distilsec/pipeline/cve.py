@@ -1,0 +1,530 @@
+"""The CVE run, top to bottom: data -> baseline -> teacher -> distilled student -> encoder -> CVSS -> bundle.
+
+``distilsec run configs/cve-cwe.yaml --out DIR --decontaminate BENCH.tsv`` lands here (``run_experiment``
+dispatches on ``data.task == "cve"``). Every model is evaluated on the same time-split held-out CVEs with
+the CTI-Bench metrics. The CWE model to ship is chosen on validation data; its recipe is then fit again on
+every curated, decontaminated record up to ``cve.test_until`` (``cve.refit_on_all``), so the shipped
+bundle (CWE model + CVSS heads + CWE names/parents) has seen the newest labelling practice. That bundle is
+``DIR/cve-model`` and ``DIR/manifest.json`` points at it, so ``--model DIR`` works everywhere; the
+time-split bundle the held-out figures come from is ``DIR/cve-model-heldout``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+from distilsec.bundle import write_manifest
+from distilsec.config import Config, config_hash, dump_config
+from distilsec.data.example import Example
+from distilsec.data.readers.cti_bench import evaluate_rcm, evaluate_vsp, write_bench_tsv
+from distilsec.errors import ConfigError
+from distilsec.methods.distill import distill
+from distilsec.registry import create
+from distilsec.students.cve_model import RUN_TYPE, CveModel
+from distilsec.students.cwe_hierarchy import CweIndex
+from distilsec.tasks.cve import CveData, prepare_cve_data
+
+__all__ = ["run_cve", "SHIPPED", "HELDOUT"]
+
+log = logging.getLogger("distilsec.pipeline.run")
+console = Console(stderr=True)
+SHIPPED = "cve-model"
+HELDOUT = "cve-model-heldout"
+
+
+def _stage(msg: str) -> None:
+    console.rule(f"[bold cyan]{msg}")
+    log.info("== %s", msg)
+
+
+def _texts(part: list[Example]) -> list[str]:
+    return [e.text for e in part]
+
+
+def _labels(part: list[Example]) -> list[str]:
+    return [str(e.label) for e in part]
+
+
+def _params(spec: Any, config: Config) -> dict[str, Any]:
+    params = dict(spec.params)
+    params.setdefault("random_state", config.run.seed)
+    return params
+
+
+def _source_weights(part: list[Example], weights: dict[str, float], key: str) -> np.ndarray | None:
+    """Per-record training weight from who chose its label (``meta[key]``: ``label_source``/``cvss_source``);
+    the first prefix in ``weights`` that matches wins, others weigh 1. The weights are then scaled to mean 1,
+    so that an SVM's ``C`` keeps its meaning (and its training time). None when no weights are set."""
+    if not weights or not part:
+        return None
+    out = np.ones(len(part), dtype=np.float64)
+    for i, e in enumerate(part):
+        src = str(e.meta.get(key, ""))
+        out[i] = next((w for prefix, w in weights.items() if src.startswith(prefix)), 1.0)
+    return out / out.mean()
+
+
+def _ranked(model: Any, texts: list[str], k: int = 3) -> list[list[str]]:
+    proba = model.predict_proba(texts)
+    cls = np.asarray(model.classes_)
+    return [list(cls[row]) for row in np.argsort(-proba, axis=1, kind="stable")[:, :k]]
+
+
+def _rcm(model: Any, part: list[Example]) -> dict[str, Any]:
+    ranked = _ranked(model, _texts(part))
+    m = evaluate_rcm(_labels(part), ranked)
+    by_source: dict[str, list[bool]] = defaultdict(list)
+    for e, r in zip(part, ranked, strict=True):
+        src = str(e.meta.get("label_source", "")).split(":")[0] or "unknown"
+        by_source[src].append(r[0] == e.label)
+    m["accuracy_by_label_source"] = {
+        k: {"n": len(v), "accuracy": round(float(np.mean(v)), 4)} for k, v in by_source.items()
+    }
+    return m
+
+
+def _ms_per_text(fn: Any, texts: list[str]) -> float:
+    """Median milliseconds of one call on one text, on one thread (the issue's latency figure)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    times = []
+    try:
+        with threadpool_limits(1):
+            fn(texts[:5])  # warm-up
+            for t in texts:
+                t0 = time.perf_counter()
+                fn([t])
+                times.append(time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(prev)
+    return round(1000 * float(np.median(times)), 3)
+
+
+def _write_data(run_dir: Path, data: CveData) -> None:
+    splits = run_dir / "splits"
+    splits.mkdir(parents=True, exist_ok=True)
+    for task in ("cwe", "cvss"):
+        for name in ("train", "val", "test"):
+            ids = [e.id for e in getattr(data, f"{task}_{name}")]
+            (splits / f"{task}-{name}.txt").write_text("\n".join(ids) + "\n")
+    (splits / "curation.json").write_text(json.dumps(data.report, indent=2, default=str))
+    decon = {t: data.report[t].get("decontamination") for t in ("cwe", "cvss") if data.report[t].get("decontamination")}
+    if decon:
+        (run_dir / "decontamination.json").write_text(json.dumps(decon, indent=2, default=str))
+    write_bench_tsv(run_dir / "bench" / "heldout-rcm.tsv", "rcm", [(e.id, e.text, str(e.label)) for e in data.cwe_test])
+    write_bench_tsv(
+        run_dir / "bench" / "heldout-vsp.tsv", "vsp", [(e.id, e.text, str(e.label)) for e in data.cvss_test]
+    )
+
+
+def run_cve(
+    config: Config,
+    run_dir: Path,
+    *,
+    data_dir: str | Path | None = None,
+    benchmarks: list[str] | None = None,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Train and evaluate every CVE model in ``config``; returns (metrics, bundles)."""
+    if config.cve is None:
+        raise ConfigError("data.task 'cve' needs a 'cve' section in the config")
+    if config.split.by != "time" or not config.split.time_cutoff:
+        raise ConfigError("the CVE task splits by time: set split.by: time and split.time_cutoff")
+    cve = config.cve
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str, t0: float) -> None:
+        timings[name] = round(time.perf_counter() - t0, 1)
+
+    (run_dir / "config.yaml").write_text(dump_config(config))
+    _stage("data: read NVD + CVE JSON 5, merge, curate, decontaminate, split by time")
+    t0 = time.perf_counter()
+    data = prepare_cve_data(config, data_dir=data_dir, benchmarks=benchmarks or [])
+    _write_data(run_dir, data)
+    lap("data", t0)
+    classes = data.classes
+    x_tr, y_tr = _texts(data.cwe_train), _labels(data.cwe_train)
+    w_tr = _source_weights(data.cwe_train, cve.label_source_weights, "label_source")
+    console.print(
+        f"CWE: train {len(x_tr):,} ({len(classes)} classes), val {len(data.cwe_val):,}, test {len(data.cwe_test):,}; "
+        f"CVSS: train {len(data.cvss_train):,}, test {len(data.cvss_test):,}"
+    )
+    results: dict[str, dict[str, Any]] = {}
+    models: dict[str, Any] = {}
+
+    def record(name: str, model: Any, role: str) -> None:
+        m = _rcm(model, data.cwe_test)
+        m["val"] = evaluate_rcm(_labels(data.cwe_val), _ranked(model, _texts(data.cwe_val))) if data.cwe_val else {}
+        m["role"] = role
+        m["params"] = int(getattr(model, "n_parameters", 0))
+        results[name], models[name] = m, model
+        console.print(
+            f"{name:>14}: top-1 {m['accuracy']:.4f}  top-3 {m['top3_accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  "
+            f"({m['params']:,} params)"
+        )
+
+    if cve.baseline is not None:
+        _stage(f"baseline: {cve.baseline.type} (hard labels)")
+        t0 = time.perf_counter()
+        baseline = _fit_cwe(config, "baseline", x_tr, y_tr, classes, w_tr)
+        lap("baseline", t0)
+        record("baseline", baseline, "baseline")
+
+    _stage(f"teacher: {config.teacher.type}")
+    t0 = time.perf_counter()
+    teacher = _fit_cwe(config, "teacher", x_tr, y_tr, classes, w_tr)
+    teacher_proba = teacher.predict_proba(x_tr)
+    lap("teacher", t0)
+    record("teacher", teacher, "teacher")
+
+    for name, spec in config.students.items():
+        _stage(f"student {name!r}: {spec.type}, distilled (T={config.method.temperature}, alpha={config.method.alpha})")
+        t0 = time.perf_counter()
+        student = _fit_cwe(config, name, x_tr, y_tr, classes, w_tr, teacher=teacher, teacher_proba=teacher_proba)
+        lap(name, t0)
+        record(name, student, "distilled student")
+        if config.method.hard_label_baseline:
+            _stage(f"student {name!r}: hard labels only")
+            t0 = time.perf_counter()
+            hard = _fit_cwe(config, f"{name}-hard", x_tr, y_tr, classes, w_tr)
+            lap(f"{name}-hard", t0)
+            record(f"{name}-hard", hard, "hard-label student")
+
+    if cve.encoder is not None:
+        _stage(f"encoder: {cve.encoder.type} (bounded CPU fine-tune)")
+        t0 = time.perf_counter()
+        enc = create(cve.encoder.type, _params(cve.encoder, config)).fit(x_tr, y_tr, classes=classes)
+        lap("encoder_train", t0)
+        rng = np.random.default_rng(config.run.seed)
+        n = min(cve.encoder_eval_samples, len(data.cwe_test))
+        sub = [data.cwe_test[i] for i in sorted(rng.choice(len(data.cwe_test), size=n, replace=False))]
+        t0 = time.perf_counter()
+        m = _rcm(enc, sub)
+        lap("encoder_eval", t0)
+        m.update(role="encoder (test subsample)", params=int(enc.n_parameters), subsample=n)
+        m["same_subsample"] = {k: _rcm(models[k], sub)["accuracy"] for k in models}
+        results["encoder"], models["encoder"] = m, enc
+        console.print(f"{'encoder':>14}: top-1 {m['accuracy']:.4f} on {n} test CVEs (others: {m['same_subsample']})")
+
+    index = CweIndex.from_catalog(data.catalog, classes)
+    shipped_name = _pick_shipped(cve.shipped, cve.max_shipped_params, results)
+    console.print(f"shipped CWE model: {shipped_name!r} ({cve.shipped})")
+    if cve.backoff_threshold is not None:
+        results[shipped_name]["backoff"] = _backoff_eval(
+            models[shipped_name], data.cwe_test, index, data.catalog, cve.backoff_threshold
+        )
+
+    cvss_model = None
+    cvss_results: dict[str, Any] = {}
+    if cve.cvss is not None and data.cvss_train and data.cvss_test:
+        _stage(f"CVSS v3.1: {cve.cvss.type}")
+        t0 = time.perf_counter()
+        cvss_model = create(cve.cvss.type, _params(cve.cvss, config)).fit(
+            _texts(data.cvss_train),
+            _labels(data.cvss_train),
+            sample_weight=_source_weights(data.cvss_train, cve.label_source_weights, "cvss_source"),
+        )
+        lap("cvss", t0)
+        gt = _labels(data.cvss_test)
+        cvss_results["model"] = evaluate_vsp(gt, cvss_model.predict_vectors(_texts(data.cvss_test)))
+        cvss_results["model"]["params"] = cvss_model.n_parameters
+        majority = Counter(_labels(data.cvss_train)).most_common(1)[0][0]
+        cvss_results["majority_vector_baseline"] = evaluate_vsp(gt, [majority] * len(gt))
+        cvss_results["majority_vector_baseline"]["vector"] = majority
+        console.print(
+            f"CVSS: MAD {cvss_results['model']['mad']:.3f} (majority vector {majority}: "
+            f"{cvss_results['majority_vector_baseline']['mad']:.3f})"
+        )
+
+    heldout = CveModel(
+        models[shipped_name],
+        cvss_model,
+        index,
+        cve.top_k,
+        cve.backoff_threshold,
+        training_ids=[e.id for e in (*data.cwe_train, *data.cvss_train)],
+    )
+    shipped = heldout
+    refit_info: dict[str, int] | None = None
+    if cve.refit_on_all:
+        _stage(f"refit: {shipped_name!r} and CVSS on every record up to {cve.test_until or 'the end of the data'}")
+        t0 = time.perf_counter()
+        # more records bring more CWE classes; keep the most frequent ones that fit the size budget
+        per_class = models[shipped_name].n_parameters / len(classes)
+        cwe_budget = cve.max_shipped_params - (cvss_model.n_parameters if cvss_model is not None else 0)
+        refit_part, capped = _most_frequent_classes(data.cwe_refit, int(cwe_budget // per_class))
+        refit_classes = sorted({str(e.label) for e in refit_part})
+        x_all, y_all = _texts(refit_part), _labels(refit_part)
+        w_all = _source_weights(refit_part, cve.label_source_weights, "label_source")
+
+        def refit_cvss() -> Any:
+            assert cve.cvss is not None
+            return create(cve.cvss.type, _params(cve.cvss, config)).fit(
+                _texts(data.cvss_refit),
+                _labels(data.cvss_refit),
+                sample_weight=_source_weights(data.cvss_refit, cve.label_source_weights, "cvss_source"),
+            )
+
+        # the two fits are independent and liblinear releases the GIL: on 2+ cores they run side by side
+        with ThreadPoolExecutor(max_workers=1 if config.run.threads == 1 else 2) as pool:
+            cvss_job = pool.submit(refit_cvss) if cvss_model is not None else None
+            cwe_final = _fit_cwe(config, shipped_name, x_all, y_all, refit_classes, w_all)
+            cvss_final = cvss_job.result() if cvss_job is not None else None
+        index = CweIndex.from_catalog(data.catalog, refit_classes)
+        shipped = CveModel(
+            cwe_final,
+            cvss_final,
+            index,
+            cve.top_k,
+            cve.backoff_threshold,
+            training_ids=[e.id for e in (*refit_part, *data.cvss_refit)],
+        )
+        lap("refit", t0)
+        refit_info = {"cwe": len(refit_part), "cwe_classes": len(refit_classes), "cvss": len(data.cvss_refit), **capped}
+        console.print(f"refit: {refit_info}")
+
+    _stage("bundles and latency")
+    bundles: dict[str, Path] = {}
+    fingerprint = config_hash(config)
+    held_metrics = {"cwe": _flat(results[shipped_name]), "cvss": _flat(cvss_results.get("model", {}))}
+    bundles[SHIPPED] = shipped.save(
+        run_dir / SHIPPED,
+        {
+            "metrics": held_metrics,
+            "metrics_from": HELDOUT if cve.refit_on_all else SHIPPED,
+            "trained_on": "all records up to cve.test_until" if cve.refit_on_all else "the time split's train part",
+            "cwe_model": shipped_name,
+            "config_hash": fingerprint,
+        },
+    )
+    if cve.refit_on_all:
+        bundles[HELDOUT] = heldout.save(
+            run_dir / HELDOUT,
+            {
+                "metrics": held_metrics,
+                "trained_on": f"records published before {config.split.time_cutoff}",
+                "cwe_model": shipped_name,
+                "config_hash": fingerprint,
+            },
+        )
+    for name, model in models.items():
+        if name != shipped_name:
+            bundles[name] = model.save(run_dir / name)
+    write_manifest(run_dir, {"type": RUN_TYPE, "shipped": SHIPPED, "config_hash": fingerprint})
+    latency: dict[str, float] = {}
+    if cve.latency_sample:
+        sample = _texts(data.cwe_test)[: cve.latency_sample]
+        for name, model in models.items():
+            n = min(len(sample), 200) if name in ("encoder", "teacher") else len(sample)
+            latency[f"{name}_cwe"] = _ms_per_text(model.predict_proba, sample[:n])
+        if cvss_model is not None:
+            latency["cvss"] = _ms_per_text(cvss_model.predict_vectors, sample)
+        latency["shipped_end_to_end"] = _ms_per_text(shipped.predict, sample)
+        console.print(f"ms per CVE, one thread (median): {latency}")
+    timings["total"] = round(time.perf_counter() - t_start, 1)
+    metrics = {
+        "cwe": results,
+        "cvss": cvss_results,
+        "latency_ms_per_cve_1thread": latency,
+        "shipped": {
+            "bundle": SHIPPED,
+            "cwe_model": shipped_name,
+            "rule": cve.shipped,
+            "n_parameters": shipped.n_parameters,
+            "refit_on_all": cve.refit_on_all,
+            "refit_records": refit_info,
+            "heldout_bundle": HELDOUT if cve.refit_on_all else SHIPPED,
+        },
+        "timings_s": timings,
+        "data": data.report,
+        "config_hash": fingerprint,
+    }
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    (run_dir / "report.md").write_text(_report(config, metrics))
+    console.print(f"[bold green]done[/]: {run_dir}/report.md (shipped model: {run_dir / SHIPPED})")
+    return metrics, bundles
+
+
+def _most_frequent_classes(part: list[Example], max_classes: int) -> tuple[list[Example], dict[str, int]]:
+    """The records of the ``max_classes`` most frequent labels (ties: label order), and what was left out."""
+    counts = Counter(str(e.label) for e in part)
+    keep = {c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: max(0, max_classes)]}
+    kept = [e for e in part if str(e.label) in keep]
+    return kept, {"classes_over_size_budget": len(counts) - len(keep), "records_left_out": len(part) - len(kept)}
+
+
+def _fit_cwe(
+    config: Config,
+    name: str,
+    texts: list[str],
+    labels: list[str],
+    classes: list[str],
+    sample_weight: np.ndarray | None,
+    *,
+    teacher: Any = None,
+    teacher_proba: np.ndarray | None = None,
+) -> Any:
+    """Fit the CWE model called ``name`` (``baseline``, ``teacher``, a student, ``<student>-hard``) from its
+    config recipe: one place, so that the refit repeats exactly what was evaluated. A distilled student
+    learns from ``teacher`` (fitted here on the same data when not given)."""
+    cve = config.cve
+    assert cve is not None
+    if name == "baseline" and cve.baseline is not None:
+        spec = cve.baseline
+    elif name == "teacher":
+        spec = config.teacher
+    elif name.endswith("-hard") and name.removesuffix("-hard") in config.students:
+        spec = config.students[name.removesuffix("-hard")]
+    elif name in config.students:
+        if teacher is None:
+            teacher = _fit_cwe(config, "teacher", texts, labels, classes, sample_weight)
+        return distill(
+            teacher,
+            create(config.students[name].type, _params(config.students[name], config)),
+            texts,
+            labels,
+            temperature=config.method.temperature,
+            alpha=config.method.alpha,
+            teacher_proba=teacher_proba,
+            sample_weight=sample_weight,
+        )
+    else:
+        raise ConfigError(f"cannot fit CWE model {name!r}: no recipe for it in the config")
+    return create(spec.type, _params(spec, config)).fit(texts, labels, classes=classes, sample_weight=sample_weight)
+
+
+def _pick_shipped(rule: str, max_params: int, results: dict[str, dict[str, Any]]) -> str:
+    """The CWE model to ship: a named one, or the best *validation* top-1 within the size budget (never
+    chosen on test data; the encoder, scored on a test subsample only, is not a candidate)."""
+    if rule != "best_val":
+        if rule not in results:
+            raise ConfigError(f"cve.shipped names {rule!r}, which this run did not train ({sorted(results)})")
+        return rule
+    candidates = {k: m for k, m in results.items() if m.get("val") and 0 < m["params"] <= max_params}
+    if not candidates:
+        raise ConfigError(f"no CWE model within cve.max_shipped_params={max_params:,} has validation metrics")
+    return max(candidates, key=lambda k: candidates[k]["val"]["accuracy"])
+
+
+def _backoff_eval(model: Any, part: list[Example], index: CweIndex, catalog: Any, threshold: float) -> dict[str, Any]:
+    """How back-off behaves on held-out CVEs: how often it answers with a parent, and how often the answer
+    is right exactly (``exact``) or is the true CWE or one of its ancestors (``hierarchical``)."""
+    from distilsec.students.cwe_hierarchy import backoff
+
+    answers = backoff(model.predict_proba(_texts(part)), list(model.classes_), index, threshold)
+    exact = [a["id"] == e.label for a, e in zip(answers, part, strict=True)]
+    hier = [
+        a["id"] == e.label or a["id"] in catalog.parent_chain(str(e.label)) for a, e in zip(answers, part, strict=True)
+    ]
+    fine = [i for i, a in enumerate(answers) if a["level"] == 0 and not a.get("uncertain")]
+    return {
+        "threshold": threshold,
+        "backed_off": round(sum(a["level"] > 0 for a in answers) / len(answers), 4),
+        "uncertain_kept": round(sum(bool(a.get("uncertain")) for a in answers) / len(answers), 4),
+        "confident_fine_share": round(len(fine) / len(answers), 4),
+        "confident_fine_accuracy": round(float(np.mean([exact[i] for i in fine])), 4) if fine else None,
+        "hierarchical_accuracy": round(float(np.mean(hier)), 4),
+    }
+
+
+def _flat(m: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in m.items() if isinstance(v, int | float | str)}
+
+
+def _report(config: Config, metrics: dict[str, Any]) -> str:
+    """A short Markdown report: the numbers a reader checks first, then where they came from."""
+    d = metrics["data"]
+    cwe = d["cwe"]
+    lines = [
+        f"# distilsec CVE run: {config.run.name}",
+        "",
+        f"Time split: train/val before {config.split.time_cutoff}, test from it. "
+        f"CWE: {cwe['split']['train']:,} train / {cwe['split']['val']:,} val / {cwe['split']['test']:,} test, "
+        f"{cwe.get('n_classes')} classes; share of test labels among the training classes: "
+        f"{cwe.get('test_label_coverage')}.",
+        "",
+        "## CWE (root-cause mapping), held-out test",
+        "",
+        "| model | role | top-1 | top-3 | macro-F1 | params |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, m in metrics["cwe"].items():
+        lines.append(
+            f"| {name} | {m['role']} | {m['accuracy']:.4f} | {m['top3_accuracy']:.4f} | {m['macro_f1']:.4f} | "
+            f"{m['params']:,} |"
+        )
+    for name, m in metrics["cwe"].items():
+        if "backoff" in m:
+            b = m["backoff"]
+            lines += [
+                "",
+                f"Back-off ({name}, threshold {b['threshold']}): {b['backed_off']:.1%} of answers are a parent CWE; "
+                f"{b['confident_fine_share']:.1%} are confident fine answers, {b['confident_fine_accuracy']} of them "
+                f"right; the answer is the true CWE or one of its ancestors for {b['hierarchical_accuracy']:.1%}.",
+            ]
+    if "encoder" in metrics["cwe"]:
+        e = metrics["cwe"]["encoder"]
+        lines += [
+            "",
+            f"The encoder is scored on a random subsample of {e['subsample']} test CVEs; on the same "
+            f"subsample the others score {e['same_subsample']}.",
+        ]
+    if metrics["cvss"]:
+        c, b = metrics["cvss"]["model"], metrics["cvss"]["majority_vector_baseline"]
+        lines += [
+            "",
+            "## CVSS v3.1 (severity prediction), held-out test",
+            "",
+            f"MAD of base score {c['mad']:.3f} over {c['n']:,} CVEs (majority-vector baseline {b['mad']:.3f}); "
+            f"severity accuracy {c['severity_accuracy']:.4f}; exact vector {c['exact_vector']:.4f}.",
+            "",
+            "Per-metric accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in c["metric_accuracy"].items()),
+        ]
+    lines += [
+        "",
+        "## Latency and size",
+        "",
+        f"Shipped: `{metrics['shipped']['bundle']}` ({metrics['shipped']['cwe_model']} + CVSS heads, chosen by "
+        f"{metrics['shipped']['rule']}), "
+        f"{metrics['shipped']['n_parameters']:,} parameters."
+        + (
+            f" Refit after evaluation on every record up to the data's end ({metrics['shipped']['refit_records']}); "
+            f"the held-out figures above are the time-split bundle `{metrics['shipped']['heldout_bundle']}`'s."
+            if metrics["shipped"]["refit_on_all"]
+            else ""
+        ),
+        "",
+        "ms per CVE on one thread (median of single-description calls): "
+        + ", ".join(f"{k} {v}" for k, v in metrics["latency_ms_per_cve_1thread"].items()),
+        "",
+        f"Stage timings (s): {metrics['timings_s']}",
+        "",
+        "## Data",
+        "",
+        "```json",
+        json.dumps({k: d[k] for k in ("read", "cwe_catalog", "benchmarks") if k in d}, indent=1, default=str)[:6000],
+        "```",
+        "",
+        "Labels: " + json.dumps(d["cwe"] and d.get("cwe_labels"), default=str)[:3000],
+        "",
+    ]
+    for task in ("cwe", "cvss"):
+        dec = d[task].get("decontamination")
+        if dec:
+            lines.append(
+                f"Decontamination ({task}): removed {dec['removed']} of {dec['n_in']} training records "
+                f"{dec['removed_by_reason']}; left after removal: {dec['after']}."
+            )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,229 @@
+"""The HTTP API: ``POST /v1/score``, ``GET /v1/models``, ``GET /healthz``, OpenAPI at ``/openapi.json``.
+
+Every model is a :class:`~distilsec.serving.scoring.ScoringModel`, the object ``distilsec score`` uses, so the
+API returns exactly the scores and labels of the command line for the same bundle and runtime.
+
+Limits, most of them enforced by the :class:`~distilsec.serving.api.limits.Door` before a body is read:
+bodies over ``max_request_bytes`` get 413; requests beyond the work in flight (``max_inflight_bytes``,
+``max_inflight_requests``) wait up to ``admission_wait_s``, then get 503 with ``Retry-After``; bodies
+not sent within ``client_timeout_s`` get 408; requests whose scoring has not started within
+``timeout_s`` get 504 (a started batch is finished); malformed or invalid bodies get 400/422 with a
+message naming the problem.
+
+``/docs`` (Swagger UI) and ``/redoc`` load their scripts from files installed with the ``serve`` extra
+(``fastapi-offline``), not from a CDN: they work on a machine without internet access.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from distilsec.errors import DistilsecError
+from distilsec.serving.api.batcher import MicroBatcher, Overloaded
+from distilsec.serving.api.limits import Door
+from distilsec.serving.api.schemas import MAX_TEXTS, Health, ModelInfo, ScoreRequest, ScoreResponse
+
+__all__ = ["ServeSettings", "create_app", "app_from_env", "parse_model_specs", "make_settings", "ENV_SETTINGS"]
+
+log = logging.getLogger(__name__)
+
+ENV_SETTINGS = "DISTILSEC_SERVE_SETTINGS"
+
+
+class ServeSettings(BaseModel):
+    """Everything ``create_app`` needs; JSON-serialisable so uvicorn worker processes can rebuild it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    models: dict[str, str] = Field(description="name -> bundle folder; the first one is the default")
+    runtime: str = "auto"
+    threads: int = Field(1, ge=1)
+    max_batch: int = Field(256, ge=1)
+    max_wait_ms: float = Field(0.0, ge=0, allow_inf_nan=False)
+    max_request_bytes: int = Field(1 << 20, ge=1)
+    # Work admitted at once: enough for one batch to be scored while the next is parsed (two 4,096-text
+    # requests of command lines; thousands of one-event requests). More adds only waiting, and waiting past
+    # timeout_s is wasted: a slow model may need less. A larger request is admitted when nothing is in flight.
+    max_inflight_bytes: int = Field(512 << 10, ge=1)
+    max_inflight_requests: int = Field(256, ge=1)
+    admission_wait_s: float = Field(1.0, ge=0, allow_inf_nan=False)
+    timeout_s: float = Field(5.0, gt=0, allow_inf_nan=False)
+    client_timeout_s: float = Field(10.0, gt=0, allow_inf_nan=False)
+
+
+#: ServeSettings field -> the ``distilsec serve`` option that sets it (for error messages).
+OPTION = {name: "--" + name.replace("_", "-") for name in ServeSettings.model_fields}
+
+
+def make_settings(**values: Any) -> ServeSettings:
+    """:class:`ServeSettings` from command-line values; a bad value is one line naming its option."""
+    try:
+        return ServeSettings(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else ""
+        value = values.get(field)
+        raise DistilsecError(f"{OPTION.get(field, field)} {value}: {err['msg'].lower()}") from None
+
+
+def parse_model_specs(specs: list[str]) -> dict[str, str]:
+    """``["runs/x/student", "url=runs/u/student"]`` -> ``{"student": ..., "url": ...}`` (names unique)."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            name, path = Path(spec).name, spec
+        if not name or name in out:
+            raise DistilsecError(f"model name {name!r} is empty or given twice; use NAME=PATH to name bundles")
+        out[name] = path
+    return out
+
+
+def create_app(settings: ServeSettings) -> Any:
+    """A FastAPI app serving ``settings.models``; every bundle is loaded here, so errors surface at start."""
+    from fastapi import HTTPException
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    from distilsec.serving.scoring import ScoringModel
+
+    if not settings.models:
+        raise DistilsecError("serve needs at least one model bundle")
+    scorers = {
+        name: ScoringModel(path, runtime=settings.runtime, threads=settings.threads)
+        for name, path in settings.models.items()
+    }
+    # The door bounds the work admitted; the batcher's own cap only backs it up, sized so that admitted
+    # work is never refused after it was read and parsed.
+    max_queue = settings.max_inflight_requests * MAX_TEXTS
+    batchers = {
+        name: MicroBatcher(
+            s.score_batch, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms, max_queue=max_queue
+        )
+        for name, s in scorers.items()
+    }
+    default = next(iter(scorers))
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        for b in batchers.values():
+            await b.start()
+        yield
+        for b in batchers.values():
+            await b.stop()
+
+    app = _fastapi(
+        title="distilsec",
+        summary="Small local security models: score URLs, command lines and other events.",
+        version="1",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Any, exc: RequestValidationError) -> JSONResponse:
+        # Only type, location and message: echoing the input back could be huge, and a non-finite
+        # number in it (``Infinity`` parses as JSON in Python) cannot even be encoded into a response.
+        errors = [{"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.get("/healthz", response_model=Health)
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "models": list(scorers)}
+
+    @app.get("/v1/models", response_model=list[ModelInfo])
+    async def models() -> list[dict[str, Any]]:
+        return [
+            {
+                "name": name,
+                "type": s.manifest["type"],
+                "runtime": s.runtime,
+                "classes": s.classes,
+                "threshold": s.threshold,
+                "preprocess": s.manifest.get("preprocess", "none"),
+                "task": s.manifest.get("task"),
+                "max_text_chars": s.max_chars,
+            }
+            for name, s in scorers.items()
+        ]
+
+    @app.post(
+        "/v1/score",
+        response_model=ScoreResponse,
+        response_model_exclude_none=True,
+        responses={
+            404: {"description": "unknown model"},
+            408: {"description": "request body not received in time"},
+            413: {"description": "request body too large"},
+            503: {"description": "at capacity: retry after the Retry-After header's seconds"},
+            504: {"description": "scoring did not start within timeout_s"},
+        },
+    )
+    async def score(req: ScoreRequest) -> dict[str, Any]:
+        name = req.model or default
+        if name not in scorers:
+            raise HTTPException(404, f"unknown model {name!r}; served: {sorted(scorers)}")
+        texts = [req.text] if req.text is not None else list(req.texts or [])
+        if not texts:
+            return {"model": name, "runtime": scorers[name].runtime, "results": []}
+        try:
+            scores, labels, proba = await batchers[name].submit(texts, timeout_s=settings.timeout_s)
+        except Overloaded as exc:
+            raise HTTPException(503, f"overloaded: {exc}; retry later", headers={"Retry-After": "1"}) from None
+        except TimeoutError:
+            raise HTTPException(504, f"scoring did not start within {settings.timeout_s:g} s; retry later") from None
+        classes = scorers[name].classes
+        results = []
+        for i in range(len(texts)):
+            r: dict[str, Any] = {"score": round(float(scores[i]), 6), "label": labels[i]}
+            if req.proba:
+                r["proba"] = {c: round(float(p), 6) for c, p in zip(classes, proba[i], strict=True)}
+            results.append(r)
+        out: dict[str, Any] = {"model": name, "runtime": scorers[name].runtime, "results": results}
+        if req.text is not None:
+            out["score"], out["label"] = results[0]["score"], results[0]["label"]
+        return out
+
+    app.state.batchers = batchers
+    app.state.scorers = scorers
+    return Door(
+        app,
+        max_request_bytes=settings.max_request_bytes,
+        max_inflight_bytes=settings.max_inflight_bytes,
+        max_inflight_requests=settings.max_inflight_requests,
+        admission_wait_s=settings.admission_wait_s,
+        body_timeout_s=settings.client_timeout_s,
+    )
+
+
+def _fastapi(**kwargs: Any) -> Any:
+    """A FastAPI app whose /docs and /redoc load their scripts from this server, not from a CDN.
+
+    FastAPI's default pages fetch Swagger UI and ReDoc from jsdelivr: blank on a machine without internet
+    access, and a third party told of every visit. ``fastapi-offline`` follows FastAPI's "self-hosting
+    JavaScript and CSS for docs" recipe with the files shipped in its wheel.
+    """
+    try:
+        from fastapi_offline import FastAPIOffline
+    except ImportError:
+        from fastapi import FastAPI
+
+        log.warning("fastapi-offline is not installed: no /docs (pip install 'distilsec[serve]')")
+        return FastAPI(docs_url=None, redoc_url=None, **kwargs)
+    # validatorUrl None: Swagger UI would otherwise send the schema's URL to validator.swagger.io.
+    return FastAPIOffline(swagger_ui_parameters={"validatorUrl": None}, **kwargs)
+
+
+def app_from_env() -> Any:
+    """uvicorn factory for ``--workers N``: each worker process rebuilds the app from the environment."""
+    raw = os.environ.get(ENV_SETTINGS)
+    if not raw:
+        raise DistilsecError(f"{ENV_SETTINGS} is not set")
+    return create_app(ServeSettings(**json.loads(raw)))

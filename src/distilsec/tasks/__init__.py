@@ -1,0 +1,1 @@
+"""Tasks: one module per task (readers, preprocessing, split unit, the models and metrics it declares)."""
