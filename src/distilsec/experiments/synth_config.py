@@ -1,0 +1,8 @@
+"""Moved to :mod:`distilsec.pipeline.sweeps.synth_config`; this alias stays for one release."""
+
+import importlib as _importlib
+import sys as _sys
+import warnings as _warnings
+
+_warnings.warn(f"{__name__} moved to distilsec.pipeline.sweeps.synth_config", DeprecationWarning, stacklevel=2)
+_sys.modules[__name__] = _importlib.import_module("distilsec.pipeline.sweeps.synth_config")
