@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from distilsec.bundle import load_model, read_manifest  # noqa: E402
 from distilsec.data.readers.cti_bench import read_bench  # noqa: E402
-from distilsec.students.cve_model import load_cve_model  # noqa: E402
+from distilsec.students.cve_model import require_cve_model  # noqa: E402
 
 
 def single_ms(fn, texts: list[str]) -> dict[str, float]:
@@ -53,7 +53,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     texts = [it.description for it in read_bench(args.run / "bench" / "heldout-rcm.tsv", "rcm").items][: args.n]
-    shipped = load_cve_model(args.run)
+    shipped = require_cve_model(load_model(args.run), args.run)
     rows = {"shipped (CWE + CVSS, end to end)": (shipped.predict, shipped.n_parameters)}
     classifiers = (
         p for p in args.run.iterdir() if (p / "manifest.json").is_file() and read_manifest(p)["type"] != "cve_model.v1"

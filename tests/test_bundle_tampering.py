@@ -232,12 +232,10 @@ def test_broken_vocabulary_is_refused(copy, content):
 
 
 def test_cve_model_with_a_damaged_part_names_the_part(copy):
-    from distilsec.students.cve_model import load_cve_model
-
     bundle = copy("cve_model")
     (bundle / "cvss" / WEIGHTS).write_bytes(b"broken")
     with pytest.raises(BundleError, match="cvss/model.safetensors"):
-        load_cve_model(bundle)
+        load_model(bundle)
 
 
 def test_cvss_values_not_matching_the_heads_are_refused(copy):

@@ -261,12 +261,12 @@ def _fast_config(table, **evaluation):
 
 def _no_training(monkeypatch):
     """Make any model construction fail: the error under test must come before training."""
-    import distilsec.pipeline.run
+    import distilsec.pipeline.stages
 
     def must_not_train(*_, **__):
         raise AssertionError("training started")
 
-    monkeypatch.setattr(distilsec.pipeline.run, "create", must_not_train)
+    monkeypatch.setattr(distilsec.pipeline.stages, "create", must_not_train)
 
 
 def test_single_class_label_column_is_refused_before_training(tmp_path, monkeypatch):
@@ -387,3 +387,72 @@ def test_multiclass_without_an_all_clear_label_stops_before_training(tmp_path, m
             w.writerow([f"{label}-site{i}.example", label, f"h{i % 30}"])
     with pytest.raises(ConfigError, match="set evaluation.negative"):
         run_experiment(_fast_config(table), out=tmp_path / "run")
+
+
+# ---- issue 12: the run composes its stages; an ensemble declares its components ----
+
+
+def _ensemble_config(table):
+    cfg = _fast_config(table).model_dump()
+    cfg["teacher"] = {
+        "type": "ensemble.v1",
+        "members": [
+            {"type": "hashed_linear.v1", "n_features": 2048, "epochs": 2},
+            {"type": "hashed_linear.v1", "n_features": 1024, "epochs": 1},
+        ],
+    }
+    cfg["method"]["hard_label_baseline"] = True
+    cfg["noise"] = {"rates": [0.3]}
+    return validate_config(cfg)
+
+
+def test_ensemble_members_are_evaluated_beside_the_teacher_through_declared_components(tmp_path):
+    from distilsec.bundle import load_model
+    from distilsec.data.prepare import prepare_data, resolve_evaluation
+    from distilsec.evaluation import Split, evaluate
+
+    cfg = _ensemble_config(_write_labelled(tmp_path / "t.csv"))
+    result = run_experiment(cfg, out=tmp_path / "run")
+    models = result.metrics["models"]
+    assert list(models) == ["teacher", "teacher-member-0", "teacher-member-1", "student", "student-hard"]
+    assert models["teacher-member-1"]["role"] == "teacher member (hashed_linear.v1)"
+    # members ship inside the teacher's bundle, not beside it
+    assert (result.run_dir / "teacher" / "member-1" / "manifest.json").is_file()
+    assert not (result.run_dir / "teacher-member-0").exists()
+    # the shipped teacher, evaluated again the one way, gives the run's figures and threshold
+    data = prepare_data(cfg)
+    view = resolve_evaluation(cfg, data).evaluation
+    again = evaluate(
+        load_model(result.run_dir / "teacher"),
+        Split.from_examples(data.test),
+        Split.from_examples(data.val),
+        classes=data.classes,
+        view=view,
+    )
+    assert again.threshold == models["teacher"]["threshold"]
+    assert {k: again.metrics[k] for k in ("auc", "tp", "fp", "accuracy")} == {
+        k: models["teacher"][k] for k in ("auc", "tp", "fp", "accuracy")
+    }
+
+
+def test_noise_rows_are_clean_students_then_each_rate_then_the_teacher(tmp_path):
+    cfg = _ensemble_config(_write_labelled(tmp_path / "t.csv"))
+    cfg = cfg.model_copy(update={"teacher": _fast_config(tmp_path / "t.csv").teacher})
+    rows = run_experiment(cfg, out=tmp_path / "run").metrics["noise_experiment"]
+    assert [(r["noise_rate"], r["mode"]) for r in rows] == [
+        (0.0, "distilled"),
+        (0.0, "hard labels"),
+        (0.3, "hard labels"),
+        (0.3, "distilled"),
+        (None, "teacher"),
+    ]
+    assert rows[0]["auc"] is not None and rows[-1]["student"] == "teacher"
+
+
+def test_which_pipeline_runs_is_logged_and_cve_has_its_own(tmp_path):
+    from distilsec.pipeline.cve import run_cve
+    from distilsec.pipeline.run import _task_pipeline
+
+    result = run_experiment(_fast_config(_write_labelled(tmp_path / "t.csv")), out=tmp_path / "run")
+    assert "task table: the distillation pipeline" in (result.run_dir / "log.txt").read_text()
+    assert _task_pipeline("cve") is run_cve and _task_pipeline("url") is None

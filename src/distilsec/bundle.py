@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from distilsec.errors import BundleError, DistilsecError
+from distilsec.errors import RESTORE_BUNDLE, BundleError, DistilsecError
 
 __all__ = [
     "MANIFEST",
@@ -28,6 +28,9 @@ __all__ = [
     "read_manifest",
     "check_no_pickle",
     "load_model",
+    "resolve_bundle",
+    "with_extra",
+    "RUN_TYPE",
     "update_manifest",
     "validate_params",
     "load_weights",
@@ -42,7 +45,11 @@ WEIGHTS = "model.safetensors"
 #: File types that are pickles (or may contain one): never loaded.
 UNSAFE_SUFFIXES = {".pkl", ".pickle", ".pt", ".pth", ".bin", ".joblib", ".ckpt", ".npy", ".npz"}
 #: The fix for a manifest or weights file that no longer matches what ``save`` wrote.
-RESTORE = "restore the bundle from its original copy or retrain it"
+RESTORE = RESTORE_BUNDLE
+
+#: ``type`` of a run folder's manifest (a CVE run) that names, under ``shipped``, the bundle it ships:
+#: wherever a model is asked for, the run folder stands for that bundle.
+RUN_TYPE = "cve_run"
 
 #: Keys a type cannot load without (beyond ``type``); a type not listed needs ``params`` and ``classes``
 #: when it is built from its manifest (:class:`~distilsec.students.base.ClassifierMixin`), nothing otherwise.
@@ -75,8 +82,31 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     return validate_manifest(manifest, f)
 
 
+def with_extra(manifest: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A model's own manifest entries plus the ``extra`` ones its ``save(path, extra=...)`` was given.
+
+    ``extra`` carries what the run knows and the model does not (threshold, positive/negative, preprocess,
+    metrics...), so ``save`` writes the complete manifest in one go; it wins over the model's own entries.
+    A key no manifest may hold is refused here, where the code that passed it is on the stack, rather
+    than when the bundle is loaded later (the schema refuses unknown keys).
+    """
+    if not extra:
+        return manifest
+    from distilsec.bundle_schema import Manifest
+
+    unknown = sorted(set(extra) - set(Manifest.model_fields))
+    if unknown:
+        raise BundleError(f"save(extra=...) got {unknown}, which are not manifest.json keys; known: "
+                          f"{', '.join(sorted(Manifest.model_fields))}")  # fmt: skip
+    return {**manifest, **extra}
+
+
 def update_manifest(path: str | Path, **entries: Any) -> dict[str, Any]:
-    """Add entries (threshold, metrics, fingerprint...) to an existing bundle's manifest."""
+    """Add entries to an existing bundle's manifest (``distilsec export`` records its ONNX files this way).
+
+    A model being saved takes its run's entries through ``save(path, extra=...)`` instead, so that its
+    manifest is complete when ``save`` returns.
+    """
     manifest = read_manifest(path)
     manifest.update(entries)
     write_manifest(path, manifest)
@@ -130,18 +160,41 @@ def _one_line(exc: BaseException) -> str:
     return (text[:240] + "...") if len(text) > 240 else (text or type(exc).__name__)
 
 
+def resolve_bundle(path: str | Path) -> Path:
+    """The bundle folder ``path`` stands for: itself, or the bundle a run folder's manifest ships.
+
+    A CVE run folder holds a manifest of type :data:`RUN_TYPE` naming its shipped bundle; the name must be
+    a folder inside the run (no ``/``, no ``..``), so a hand-edited pointer cannot reach elsewhere.
+    """
+    p = Path(path).expanduser()
+    manifest = read_manifest(p)
+    return _shipped(p, manifest) if manifest["type"] == RUN_TYPE else p
+
+
+def _shipped(run: Path, manifest: dict[str, Any]) -> Path:
+    shipped = manifest.get("shipped")
+    if not isinstance(shipped, str) or not shipped or "/" in shipped or "\\" in shipped or shipped.startswith("."):
+        raise BundleError(f"{run / MANIFEST}: 'shipped' must name a bundle folder inside the run ({RESTORE})")
+    return run / shipped
+
+
 def load_model(path: str | Path) -> Any:
     """Load any student or teacher bundle by the ``type`` recorded in its manifest.
 
-    The one loader every command goes through (score, serve, export, ensembles' members, CVE models'
-    parts): manifest schema, no pickles, params against the class, then the class's own ``load``; a
-    failure inside that ``load`` (a file damaged in a way no check above foresaw) is still reported as
-    one BundleError naming the bundle, never as the framework's traceback.
+    The one loader every command goes through (score, serve, export, cve, bench, ensembles' members, CVE
+    models' parts); a CVE run folder stands for the bundle it ships (:func:`resolve_bundle`). Only the
+    module the ``type`` names is imported (:mod:`distilsec.registry`). Checks: manifest schema, no
+    pickles, params against the class, then the class's own ``load``; a failure inside that ``load`` (a
+    file damaged in a way no check above foresaw) is still reported as one BundleError naming the bundle,
+    never as the framework's traceback.
     """
     from distilsec.registry import get_factory
 
-    p = Path(path)
+    p = Path(path).expanduser()
     manifest = read_manifest(p)
+    if manifest["type"] == RUN_TYPE:
+        p = _shipped(p, manifest)
+        manifest = read_manifest(p)
     where = p / MANIFEST
     check_no_pickle(p)
     try:

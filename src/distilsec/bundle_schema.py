@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from distilsec.bundle import RESTORE
+from distilsec.errors import RESTORE_BUNDLE as RESTORE
 from distilsec.errors import BundleError
 
 __all__ = ["Manifest", "validate_manifest", "validate_params"]

@@ -42,6 +42,12 @@ from distilsec.errors import ConfigError
 
 __all__ = [
     "Config",
+    "SemisupConfig",
+    "SynthConfig",
+    "SemisupSection",
+    "BudgetSection",
+    "SynthSection",
+    "SynthArm",
     "ModelSpec",
     "load_config",
     "apply_overrides",
@@ -300,6 +306,125 @@ class CveSection(_Section):
         return v
 
 
+class BudgetSection(_Section):
+    """Budget-aware labelling arms (``distilsec semisup budget``): teacher calls spent as shares of the pool."""
+
+    #: shares of the pool the teacher may label (1.0 = label everything, the reference arm).
+    fractions: list[float] = Field(default_factory=lambda: [0.05, 0.1, 0.2])
+    strategies: list[Literal["uncertainty", "disagreement", "random"]] = Field(
+        default_factory=lambda: ["uncertainty", "disagreement", "random"]
+    )
+    rounds: int = 4
+    #: the student's own predictions at or above this confidence join training (null = off).
+    self_label_threshold: float | None = 0.95
+    #: which student (a key of ``students``) is trained (default: the first).
+    student: str | None = None
+    #: the second model of the "disagreement" committee (default: the student with another seed).
+    committee: ModelSpec | None = None
+    #: "same quality" means macro-F1 within this of the reference arm (teacher labels the whole pool).
+    tolerance: float = 0.005
+
+
+class SemisupSection(_Section):
+    """The semi-supervised experiments (``distilsec semisup``): how the training split becomes a labelled set
+    and an unlabelled pool, and which arms to run. The other sections mean what they mean for ``distilsec run``.
+    """
+
+    #: ``task``: the examples of ``data.task``; ``ut1_categories``: website categories of UT1 domains.
+    dataset: Literal["task", "ut1_categories"] = "task"
+    #: ut1_categories: the categories to classify (each becomes a class).
+    categories: list[str] = Field(default_factory=list)
+    #: ut1_categories: at most this many domains per category (whole registrable domains).
+    per_class: int = 3000
+    #: at most this many examples of one group (registrable domain) in every part (null = no cap). Without
+    #: it a few big sites can make up most of a split (measured on the URL data: 5 domains = 61% of test),
+    #: and every metric then describes those sites rather than URLs in general.
+    max_per_group: int | None = None
+    #: analyst-labelled examples (whole groups): the teacher's training set.
+    labelled: int = 4000
+    #: student training examples at every share (the fixed training budget of Figure 2).
+    budget: int = 8000
+    #: shares of the student's training examples labelled by the teacher instead of the analyst.
+    shares: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
+    targets: list[Literal["hard", "soft"]] = Field(default_factory=lambda: ["hard", "soft"])
+    #: also train each student on the analyst-labelled rows alone (what the teacher's rows add).
+    truth_only_baseline: bool = True
+    #: pseudo-labelling arm: keep teacher labels at or above this confidence (null = skip the arm).
+    pseudo_label_threshold: float | None = 0.9
+    #: pseudo-labelling rounds (each further round refits the teacher on its confident labels).
+    pseudo_label_rounds: int = 1
+    #: a fitted teacher bundle to reuse (e.g. ``<figure2 out>/teacher``) instead of fitting ``teacher``
+    #: again; it must have been fitted on this config's labelled set (same data, seed and ``labelled``).
+    teacher_bundle: str | None = None
+    #: teacher-call ledger (SQLite path), "default" (~/.cache/distilsec/teacher), or null (none).
+    ledger: str | None = "default"
+    budget_labelling: BudgetSection = Field(default_factory=BudgetSection)
+
+    @field_validator("max_per_group")
+    @classmethod
+    def _positive_cap(cls, v: int | None) -> int | None:
+        if v is not None and v < 1:
+            raise ValueError("max_per_group must be >= 1 (or null for no cap)")
+        return v
+
+    @field_validator("shares")
+    @classmethod
+    def _shares_in_range(cls, v: list[float]) -> list[float]:
+        if not v or any(not 0.0 <= s <= 1.0 for s in v):
+            raise ValueError("shares must be a non-empty list of values in [0, 1]")
+        return sorted(v)
+
+
+class SynthArm(_Section):
+    """One model trained with synthetic data: which seeds, which generator."""
+
+    #: ``all``: every malicious training example of the production split; ``groups``: only those of
+    #: ``seed_groups`` (the seed's V2: one brand / one binary), matched as ``synth.holdout_by`` says.
+    seeds: Literal["all", "groups"] = "all"
+    seed_groups: list[str] = Field(default_factory=list)
+    generator: Literal["mutate", "llm"] = "mutate"
+    #: at most this many seeds (a seeded sample; LLM calls are the CPU cost).
+    max_seeds: int | None = None
+    n_per_seed: int = 4
+
+
+class SynthSection(_Section):
+    """The synthetic-data experiment (``distilsec synth-tables``, the seed's Tables 1 and 2): the attacks held
+    out (whole brands or binaries), the seeds of each arm and the generators.
+    """
+
+    #: what the texts are for the generators and filters (default: ``data.task``; set it when
+    #: ``data.task`` is ``table``, e.g. your own command-line telemetry).
+    task: Literal["cmdline", "url", "html"] | None = None
+    #: what identifies an attack: the example's ``group`` (a binary, a technique), ``meta["brand"]``, or
+    #: ``mentions``: the text names it as a word (``certutil`` matches ``C:\\...\\CertUtil.exe -f``), so a
+    #: held-out binary leaves *every* source (LOLBAS entries and Atomic tests that call it alike).
+    holdout_by: Literal["group", "brand", "mentions"] = "group"
+    #: held-out attacks (Table 1): never in training, validation or the general test set.
+    holdout: list[str] = Field(default_factory=list)
+    #: the class whose new variants are generated (the attack class).
+    positive: str = "malicious"
+    #: arms by name, in table order (the production model, trained without synthetic data, is always first).
+    arms: dict[str, SynthArm] = Field(default_factory=lambda: {"V1": SynthArm(), "V2": SynthArm(seeds="groups")})
+    #: which student (a key of ``students``) is trained for every arm (default: the first).
+    student: str | None = None
+    #: label check of generated samples: ``teacher`` (fit the config's teacher on the production
+    #: training split), a ``students`` key (that model, fitted likewise), or ``none``.
+    judge: str = "none"
+    judge_threshold: float = 0.5
+    near_dup_threshold: float = 0.9
+    #: LLM generator settings (``generator: llm`` arms): model alias/path or served name, endpoint.
+    llm_model: str = "qwen2.5-coder-0.5b"
+    llm_endpoint: str | None = None
+    llm_temperature: float = 0.8
+    llm_threads: int = 2
+    llm_max_tokens: int | None = None
+    ledger: str | None = "default"
+    #: target brands of generated pages (html; names matched against the mutator's brand list;
+    #: empty = the generator's defaults).
+    target_brands: list[str] = Field(default_factory=list)
+
+
 class Config(_Section):
     run: RunSection = Field(default_factory=RunSection)
     data: DataSection
@@ -312,6 +437,10 @@ class Config(_Section):
     noise: NoiseSection = Field(default_factory=NoiseSection)
     evaluation: EvaluationSection = Field(default_factory=EvaluationSection)
     cve: CveSection | None = None
+    #: the semi-supervised experiments' settings (``distilsec semisup``; ``distilsec run`` ignores them).
+    semisup: SemisupSection | None = None
+    #: the synthetic-data experiment's settings (``distilsec synth-tables``; ``distilsec run`` ignores them).
+    synth: SynthSection | None = None
 
     @field_validator("students")
     @classmethod
@@ -329,6 +458,24 @@ class Config(_Section):
         if problems:
             raise PydanticCustomError("config", "{detail}", {"detail": "\n  ".join(problems)})
         return self
+
+
+class SemisupConfig(Config):
+    """A config read for ``distilsec semisup``: the ``semisup`` section is there (its defaults when omitted)."""
+
+    semisup: SemisupSection = Field(default_factory=SemisupSection)
+
+
+class SynthConfig(Config):
+    """A config read for ``distilsec synth-tables``: the ``synth`` section is there (its defaults when omitted)."""
+
+    synth: SynthSection = Field(default_factory=SynthSection)
+
+
+#: the experiment sections a command can require, and the schema that fills in their defaults
+_SCHEMAS: dict[str | None, type[Config]] = {None: Config, "semisup": SemisupConfig, "synth": SynthConfig}
+#: sections left out of ``config.yaml`` and the hash when unset, so that adding one changed no run's hash
+_DROPPED_WHEN_UNSET = ("semisup", "synth")
 
 
 def _cross_section_problems(config: Config) -> list[str]:
@@ -551,23 +698,45 @@ def _format_error(exc: ValidationError) -> str:
     return "invalid config:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-def validate_config(data: dict[str, Any]) -> Config:
+def validate_config(data: dict[str, Any], *, require: str | None = None) -> Config:
+    """Validate a config mapping; ``require="semisup"``/``"synth"`` also fills in that section's defaults."""
     try:
-        return Config.model_validate(data)
+        return _SCHEMAS[require].model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_error(exc)) from None
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
-    """Read, override and validate a YAML or TOML config."""
-    return validate_config(apply_overrides(_read_mapping(Path(path)), overrides or {}))
+def load_config(
+    path: str | Path, overrides: dict[str, Any] | None = None, *, require: Literal["semisup", "synth"] | None = None
+) -> Config:
+    """Read, override and validate a YAML or TOML config (the one loader of every command).
+
+    ``require`` names an experiment section the command needs (``semisup``, ``synth``): the result is then a
+    :class:`SemisupConfig` / :class:`SynthConfig` whose section holds its defaults when the file omits it.
+    A problem is one :class:`~distilsec.errors.ConfigError` that names the file and the key.
+    """
+    data = apply_overrides(_read_mapping(Path(path)), overrides or {})
+    try:
+        return validate_config(data, require=require)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _as_dict(config: Config) -> dict[str, Any]:
+    """The config as JSON-able data, without the experiment sections it does not use (see ``_DROPPED_WHEN_UNSET``)."""
+    data = config.model_dump(mode="json")
+    for name in _DROPPED_WHEN_UNSET:
+        if data.get(name, 0) is None:
+            del data[name]
+    return data
 
 
 def dump_config(config: Config) -> str:
     """The fully resolved config as YAML (every default written out, so runs can be diffed)."""
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    return yaml.safe_dump(_as_dict(config), sort_keys=False)
 
 
 def config_hash(config: Config) -> str:
-    blob = json.dumps(config.model_dump(mode="json"), sort_keys=True)
+    """SHA-256 of the resolved config: runs with equal hashes were asked to do the same thing."""
+    blob = json.dumps(_as_dict(config), sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -1,11 +1,10 @@
 """Named errors: every bad input ends in one of these, with a message a user can act on."""
 
-from typing import TYPE_CHECKING, Any
+__all__ = ["DistilsecError", "DataError", "ConfigError", "BundleError", "NotFittedError", "RESTORE_BUNDLE"]
 
-if TYPE_CHECKING:
-    from sklearn.exceptions import NotFittedError
-
-__all__ = ["DistilsecError", "DataError", "ConfigError", "BundleError", "NotFittedError"]
+#: The fix for a bundle file that no longer matches what ``save`` wrote (the end of many BundleError lines).
+#: Here, not in :mod:`distilsec.bundle`, so that the bundle module and its schema need not import each other.
+RESTORE_BUNDLE = "restore the bundle from its original copy or retrain it"
 
 
 class DistilsecError(Exception):
@@ -24,11 +23,10 @@ class BundleError(DistilsecError, ValueError):
     """A model bundle is missing, incomplete or unsafe to load (e.g. contains a pickle)."""
 
 
-def __getattr__(name: str) -> Any:
-    """``NotFittedError`` is scikit-learn's, re-exported lazily: importing sklearn costs seconds, and the
-    CLI and the ONNX scoring path import this module without needing it (PEP 562)."""
-    if name == "NotFittedError":
-        from sklearn.exceptions import NotFittedError
+class NotFittedError(DistilsecError, ValueError, AttributeError):
+    """A model was used (predict, save...) before ``fit``.
 
-        return NotFittedError
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    The same bases as scikit-learn's ``NotFittedError`` (ValueError, AttributeError), so code catching
+    those still catches it; our own class, so that importing this module (every command does) does not
+    import scikit-learn (seconds of start-up, and a dependency serving does not otherwise need).
+    """

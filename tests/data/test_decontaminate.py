@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
+import distilsec.data.decontaminate as decontamination
 from distilsec.data.curate import jaccard, shingles
 from distilsec.data.decontaminate import (
+    DECONTAMINATION_NUM_PERM,
     LSH_RECALL,
     BenchText,
     decontaminate,
     lsh_params,
+    minhash_signatures,
     near_copies_of,
     new_cache,
+    shingle_key,
 )
 from distilsec.data.example import Example
 from distilsec.errors import ConfigError
@@ -105,3 +110,56 @@ def test_shared_cache_answers_repeated_checks_the_same():
 def test_unknown_decontamination_method_is_a_config_error():
     with pytest.raises(ConfigError, match="method"):
         near_copies_of(["a text"], ["a text"], THRESHOLD, method="approx")
+
+
+# texts whose shingles are easy to get wrong: shorter than a shingle, whitespace runs, case changes that
+# change the length ("İ".lower() is two characters), astral characters, a lone surrogate, NULs
+TRICKY = [
+    "",
+    "a",
+    "abcde",
+    "abcdef",
+    "  Mixed   CASE\ttext\r\n end ",
+    "İstanbul İİ",
+    "emoji 😀 text 😀😀",
+    "\ud800abcdefg",
+    "x\x00y\x00z",
+    "ab cd",
+    "aaaaaaaaaaaa",
+]
+
+
+def test_vectorised_signatures_are_datasketch_minhashes_of_the_exact_shingle_sets():
+    """Regression (issue 11, item 13): MinHashes were computed by datasketch one text and one shingle at a time
+    (minutes for the CVE corpus); the batched numpy signatures must be the very same MinHash of the very same set."""
+    datasketch = pytest.importorskip("datasketch")
+    if "scheme" not in datasketch.MinHash.__init__.__code__.co_varnames:
+        pytest.skip("datasketch < 2.0 has no affine32 scheme to compare with")
+    rng = random.Random(11)
+    texts = TRICKY + [_text(rng, rng.randrange(1, 80)) for _ in range(40)]
+    cache = new_cache()
+    sigs = cache.signatures(texts)
+    assert sigs.shape == (len(texts), DECONTAMINATION_NUM_PERM) and sigs.dtype == np.uint32
+    for text, sig in zip(texts, sigs, strict=True):
+        ref = datasketch.MinHash(num_perm=DECONTAMINATION_NUM_PERM, seed=1, scheme="affine32", hashfunc=shingle_key)
+        ref.update_batch(sorted(shingles(text)))
+        assert np.array_equal(sig, ref.hashvalues), text
+
+
+def test_signatures_do_not_depend_on_which_texts_are_hashed_together(monkeypatch):
+    rng = random.Random(12)
+    texts = TRICKY + [_text(rng, rng.randrange(1, 200)) for _ in range(60)]
+    cache = new_cache()
+    together = cache.signatures(texts)
+    monkeypatch.setattr(decontamination, "_SIGNATURE_CHARS", 300)  # batches of a few texts each
+    assert np.array_equal(cache.signatures(texts), together)
+    alone = np.stack([cache.signatures([t])[0] for t in texts])
+    assert np.array_equal(together, alone)
+    assert np.array_equal(minhash_signatures(texts[::-1], cache.perm_a, cache.perm_b), together[::-1])
+
+
+def test_texts_with_equal_shingle_sets_get_equal_signatures_and_different_ones_do_not():
+    cache = new_cache()
+    sigs = cache.signatures(["Buffer  Overflow in X", "buffer overflow\tin x", "buffer overflow in y"])
+    assert np.array_equal(sigs[0], sigs[1])
+    assert not np.array_equal(sigs[0], sigs[2])

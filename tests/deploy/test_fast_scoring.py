@@ -13,8 +13,8 @@ import sys
 import numpy as np
 
 from distilsec.bundle import read_manifest
+from distilsec.serving.export.fast_path import export_fast_path
 from distilsec.serving.runtime import resolve_runtime
-from distilsec.serving.runtime.fast_path import export_fast_path
 from distilsec.serving.scoring import ScoringModel
 from tests.conftest import make_texts
 from tests.deploy.conftest import _train

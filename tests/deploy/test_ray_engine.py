@@ -83,3 +83,34 @@ def test_ray_teacher_label_job_and_cli(local_ray, exported, tmp_path):
         score_with_ray(exported["char_cnn"], "-", io.StringIO())
     with pytest.raises(DistilsecError, match="not found"):
         score_with_ray(exported["char_cnn"], str(tmp_path / "missing.txt"), io.StringIO())
+
+
+def test_ray_engine_honours_text_column_and_the_bundles_column(local_ray, exported, tmp_path):
+    """--engine ray refused --text-column/--id-column and ignored the bundle's text_column (issue 12)."""
+    import shutil
+
+    from distilsec.bundle import update_manifest
+    from distilsec.errors import DataError
+
+    bundle = tmp_path / "table"
+    shutil.copytree(exported["hashed_linear"], bundle)
+    update_manifest(bundle, text_column="command", id_column="event_id")
+    texts = make_texts(60, seed=9)[0]
+    src = tmp_path / "events.jsonl"
+    src.write_text(
+        "".join(json.dumps({"command": t, "event_id": f"e{i}", "cmd": t}) + "\n" for i, t in enumerate(texts))
+    )
+    for kwargs, model in (({}, bundle), ({"text_column": "cmd", "id_column": "event_id"}, exported["hashed_linear"])):
+        local, remote = io.StringIO(), io.StringIO()
+        s_local = score_stream(ScoringModel(model), str(src), local, batch_size=16, **kwargs)
+        s_ray = score_with_ray(model, str(src), remote, batch_size=16, **kwargs)
+        assert remote.getvalue() == local.getvalue() and s_ray == s_local and s_ray.n_scored == 60
+        assert json.loads(remote.getvalue().splitlines()[0])["id"] == "e0"
+    res = CliRunner().invoke(
+        app, ["score", str(src), "-m", str(exported["hashed_linear"]), "--engine", "ray", "--text-column", "cmd"]
+    )
+    assert res.exit_code == 0, res.output
+    plain = tmp_path / "events.txt"
+    plain.write_text("\n".join(texts) + "\n")
+    with pytest.raises(DataError, match="plain text lines"):
+        score_with_ray(bundle, str(plain), io.StringIO(), text_column="cmd")

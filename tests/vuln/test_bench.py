@@ -125,3 +125,12 @@ def test_decontamination_file_with_no_usable_row_is_a_data_error(tmp_path):
     (tmp_path / "wrong.tsv").write_text("id,text\n1,a\n")
     with pytest.raises(DataError, match="lacks"):
         _bench_texts([tmp_path / "wrong.tsv"])
+
+
+def test_cti_bench_metrics_are_the_evaluation_cve_metrics_family():
+    """The RCM/VSP metrics live in evaluation/cve_metrics.py; the reader's old names are the same functions."""
+    from distilsec.data.readers import cti_bench
+    from distilsec.evaluation import cve_metrics
+
+    assert cti_bench.evaluate_rcm is cve_metrics.evaluate_rcm
+    assert cti_bench.evaluate_vsp is cve_metrics.evaluate_vsp

@@ -10,7 +10,7 @@ import pytest
 from distilsec.bundle import load_model
 from distilsec.errors import BundleError, ConfigError, NotFittedError
 from distilsec.students import SoftTargets, TfidfLinearStudent
-from distilsec.students.cve_model import CveModel, load_cve_model
+from distilsec.students.cve_model import CveModel, load_cve_model, require_cve_model
 from distilsec.students.cvss_linear import CvssLinearModel
 from distilsec.students.cwe_hierarchy import CweIndex, backoff
 from tests.vuln.cve_fixtures import FAMILIES, description
@@ -100,7 +100,7 @@ def test_cve_model_bundle_roundtrip(tmp_path):
     cvss = CvssLinearModel(min_df=1).fit(texts, vectors)
     model = CveModel(cwe, cvss, INDEX, top_k=2, backoff_threshold=0.99)
     model.save(tmp_path / "m")
-    loaded = load_cve_model(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
     (p,) = loaded.predict([description(0, 77)])
     assert [c["id"] for c in p["cwe"]][0] == "CWE-89" and len(p["cwe"]) == 2
     assert p["cwe"][0]["parents"] == [
@@ -111,19 +111,29 @@ def test_cve_model_bundle_roundtrip(tmp_path):
     assert loaded.rank_cwes([description(1, 77)], k=1) == [["CWE-79"]]
     # a run folder pointing at the bundle loads too; a bad pointer is refused
     (tmp_path / "manifest.json").write_text(json.dumps({"type": "cve_run", "shipped": "m"}))
-    assert load_cve_model(tmp_path).classes_ == loaded.classes_
+    assert load_model(tmp_path).classes_ == loaded.classes_
     (tmp_path / "manifest.json").write_text(json.dumps({"type": "cve_run", "shipped": "../etc"}))
     with pytest.raises(BundleError):
-        load_cve_model(tmp_path)
+        load_model(tmp_path)
     (tmp_path / "m" / "cwe" / "evil.pkl").write_bytes(b"x")
     with pytest.raises(BundleError, match="pickle"):
-        load_cve_model(tmp_path / "m")
+        load_model(tmp_path / "m")
 
 
 def test_cli_needs_a_cve_bundle(tmp_path):
     texts, y, _ = _data()
     TfidfLinearStudent(loss="svm", min_df=1).fit(texts, y).save(tmp_path / "plain")
     with pytest.raises(BundleError, match="CVE model"):
+        require_cve_model(load_model(tmp_path / "plain"), tmp_path / "plain")
+
+
+def test_load_cve_model_is_a_deprecated_alias_of_the_one_loader(tmp_path):
+    texts, y, _ = _data()
+    CveModel(TfidfLinearStudent(loss="svm", min_df=1).fit(texts, y), None, INDEX).save(tmp_path / "m")
+    TfidfLinearStudent(loss="svm", min_df=1).fit(texts, y).save(tmp_path / "plain")
+    with pytest.warns(DeprecationWarning, match="load_model"):
+        assert isinstance(load_cve_model(tmp_path / "m"), CveModel)
+    with pytest.warns(DeprecationWarning), pytest.raises(BundleError, match="CVE model"):
         load_cve_model(tmp_path / "plain")
 
 
@@ -141,8 +151,8 @@ def test_training_ids_roundtrip_and_bad_files(tmp_path):
     texts, y, _ = _data()
     model = CveModel(TfidfLinearStudent(loss="svm", min_df=1).fit(texts, y), None, INDEX, training_ids=["B", "A", "A"])
     model.save(tmp_path / "m")
-    assert load_cve_model(tmp_path / "m").training_ids == ["A", "B"]
+    assert load_model(tmp_path / "m").training_ids == ["A", "B"]
     for bad, why in (("{not json", "not JSON"), ('{"a": 1}', "list of CVE IDs"), ("[1, 2]", "list of CVE IDs")):
         (tmp_path / "m" / "training_ids.json").write_text(bad)
         with pytest.raises(BundleError, match=why):
-            load_cve_model(tmp_path / "m")
+            load_model(tmp_path / "m")

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from rich.console import Console
-from rich.logging import RichHandler
-
+from distilsec._internal.console import console, setup_logging
 from distilsec.errors import DistilsecError
 
 __all__ = ["console", "parse_overrides", "friendly_errors", "setup_logging"]
 
-console = Console(stderr=True)
 T = TypeVar("T")
-
-
-def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False)],
-    )
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # Quiet transformers through the variables it reads when imported: importing it here would cost
-    # every command (``score`` on an ONNX bundle included) seconds of torch start-up.
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # what transformers' disable_progress_bar sets
-    if "transformers" in sys.modules:  # already imported: the variables came too late for it
-        transformers = sys.modules["transformers"]
-        transformers.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
 
 
 def parse_overrides(args: list[str]) -> dict[str, str]:

@@ -17,11 +17,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print every metric as JSO
 
 
 def _run(task: str, file: Path, model: Path, as_json: bool) -> None:
-    from distilsec.data.readers.cti_bench import evaluate_rcm, evaluate_vsp, read_bench
-    from distilsec.students.cve_model import load_cve_model
+    from distilsec.bundle import load_model
+    from distilsec.data.readers.cti_bench import read_bench
+    from distilsec.evaluation.cve_metrics import evaluate_rcm, evaluate_vsp
+    from distilsec.students.cve_model import require_cve_model
 
     bench = read_bench(file, task)
-    cve_model = load_cve_model(model)
+    cve_model = require_cve_model(load_model(model), model)
     texts = [it.description for it in bench.items]
     if task == "rcm":
         metrics = evaluate_rcm([it.gt for it in bench.items], cve_model.rank_cwes(texts, k=3))

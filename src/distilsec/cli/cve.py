@@ -102,10 +102,11 @@ def cve(
     setup_logging(False)
 
     def go() -> None:
-        from distilsec.students.cve_model import load_cve_model
+        from distilsec.bundle import load_model
+        from distilsec.students.cve_model import require_cve_model
 
         rows = read_inputs(source)
-        m = load_cve_model(model)
+        m = require_cve_model(load_model(model), model)
         preds = m.predict([t for _, t in rows], top_k=top_k, backoff_threshold=backoff)
         if as_json:
             for (rid, _), p in zip(rows, preds, strict=True):

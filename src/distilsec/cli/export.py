@@ -13,7 +13,7 @@ __all__ = ["export"]
 
 
 def _read_texts(path: str, limit: int) -> list[str]:
-    from distilsec.serving.scoring import ScoreStats, iter_records, open_records
+    from distilsec.data.readers.events import ScoreStats, iter_records, open_records
 
     stream, fmt = open_records(path)
     try:

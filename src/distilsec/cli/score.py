@@ -8,26 +8,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
-from rich.text import Text
+from rich.progress import Progress
 
+from distilsec._internal.console import progress
 from distilsec.cli._common import console, friendly_errors, setup_logging
 
 __all__ = ["score", "events_progress"]
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        elapsed = task.finished_time if task.finished else task.elapsed
-        rate = task.completed / elapsed if elapsed else 0.0
-        return Text(f"{task.completed:,.0f} events  {rate:,.0f} events/s", style="cyan")
-
-
 def events_progress(description: str) -> Progress:
     """A progress display for streams of unknown length: events done and events/s (stderr)."""
-    return Progress(
-        SpinnerColumn(), TextColumn("[bold]{task.description}"), _RateColumn(), TimeElapsedColumn(), console=console
-    )
+    return progress("events")
 
 
 def _advance(bar: Progress | None, description: str) -> Any:
@@ -111,8 +102,6 @@ def score(
             raise DistilsecError("--batch-size must be at least 1")
         if threads < 1 or workers < 0:
             raise DistilsecError("--threads must be at least 1 and --workers at least 0")
-        if engine == "ray" and (text_column or id_column):
-            raise DistilsecError("--text-column/--id-column work with --engine local only")
         if output is not None:
             check_output(output)
         with contextlib.ExitStack() as stack:
@@ -126,7 +115,7 @@ def score(
                 stats = score_with_ray(
                     model, source, out, runtime=runtime, input_format=input_format, output_format=format,
                     batch_size=batch_size, proba=proba, address=ray_address, num_cpus=ray_cpus,
-                    on_batch=_advance(bar, f"scoring with {model.name}"),
+                    on_batch=_advance(bar, f"scoring with {model.name}"), text_column=text_column, id_column=id_column,
                 )  # fmt: skip
             else:
                 scorer = ScoringModel(model, runtime=runtime, threads=threads)

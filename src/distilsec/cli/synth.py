@@ -50,30 +50,33 @@ def synth(
     setup_logging(verbose)
 
     def go() -> None:
-        from distilsec.pipeline.synth import SynthJob, run_synth_job
+        from distilsec.pipeline.synth import run_synth_job, synth_settings
 
-        job = SynthJob(
-            seeds=[str(p) for p in seeds or []],
-            out=str(out),
+        section, arm = synth_settings(
             task=task,
             generator=generator,
             n_per_seed=n_per_seed,
+            max_seeds=max_seeds,
+            judge_threshold=judge_threshold,
+            near_dup_threshold=near_dup_threshold,
+            model=model,
+            endpoint=endpoint,
+            ledger=None if ledger == "none" else ledger,
+            temperature=temperature,
+        )
+        run_dir, result = run_synth_job(
+            section,
+            arm,
+            seeds=[str(p) for p in seeds or []],
+            out=str(out),
             label=label,
             config=str(config) if config else None,
             groups=group or [],
             protect=[str(p) for p in protect or []],
             judge=str(judge) if judge else None,
-            judge_threshold=judge_threshold,
-            model=model,
-            endpoint=endpoint,
-            ledger=None if ledger == "none" else ledger,
-            temperature=temperature,
             max_calls=max_calls,
-            near_dup_threshold=near_dup_threshold,
-            max_seeds=max_seeds,
             random_state=seed,
         )
-        run_dir, result = run_synth_job(job)
         s = result.stats
         console.print(
             f"generated {s['generated']}, kept {s['kept']}, rejected {s['rejected_by_filter']}; "

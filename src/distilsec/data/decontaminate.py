@@ -6,9 +6,11 @@ vendor copies) measures memorisation, not mapping skill. Two tests, both reporte
 * **shared ID**: the training record's ID is a benchmark CVE ID;
 * **near-duplicate text**: the Jaccard similarity of the two descriptions' character 5-gram sets (the
   same shingles as curation: lower-cased, whitespace collapsed) is at or above ``threshold``. Candidate
-  pairs come from MinHash LSH (datasketch) with ``DECONTAMINATION_NUM_PERM`` permutations and bands
-  chosen so that a pair *at* the threshold is a candidate with probability ``1 - 1e-6`` (pairs above it
-  even more surely); every candidate is then confirmed with the *exact* Jaccard of the shingle sets.
+  pairs come from MinHash LSH with ``DECONTAMINATION_NUM_PERM`` permutations and bands chosen so that a
+  pair *at* the threshold is a candidate with probability ``1 - 1e-6`` (pairs above it even more surely);
+  every candidate is then confirmed with the *exact* Jaccard of the shingle sets. The MinHashes are
+  datasketch's ``affine32`` scheme (same permutations) computed for many texts at once in numpy: calling
+  datasketch per text hashes every shingle in Python and took minutes for the 200k CVE descriptions.
   Checking every (training, benchmark) pair exactly (``method="exact"``, kept as the reference the
   tests compare against) gives the same removals but took minutes for 3,000 benchmark rows: CVE
   descriptions share so much boilerplate that nearly every pair has some shingle in common;
@@ -30,9 +32,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from distilsec.data.curate import _lsh_params, jaccard
+from distilsec.data.curate import SHINGLE, _lsh_params, dedup_key, jaccard, shingles
 from distilsec.data.example import Example
-from distilsec.data.near_dup import ShingleCache
 from distilsec.errors import ConfigError
 
 __all__ = [
@@ -41,6 +42,9 @@ __all__ = [
     "check_contamination",
     "near_copies_of",
     "new_cache",
+    "DecontaminationCache",
+    "minhash_signatures",
+    "shingle_key",
     "lsh_params",
     "DECONTAMINATION_NUM_PERM",
     "LSH_RECALL",
@@ -69,22 +73,136 @@ class BenchText:
 
 
 class DecontaminationCache:
-    """Shingle sets and MinHashes by text, plus each benchmark's LSH index and answers by text.
+    """Shingle sets by text, the MinHash permutations, and each benchmark's LSH index and answers by text.
 
     A run checks the same texts several times against the same benchmark (decontamination, the audit
-    of the kept set, the audits of the final splits, both CVE tasks): each text is shingled, hashed,
-    looked up and checked once.
+    of the kept set, the audits of the final splits, both CVE tasks): each benchmark text is shingled
+    and hashed once, and each training text is looked up once. Training texts' MinHashes are not kept
+    (256 values a text: ~200 MB for the CVE corpus); their answers are.
     """
 
     def __init__(self, num_perm: int = DECONTAMINATION_NUM_PERM) -> None:
-        self.shingles = ShingleCache(num_perm)
+        self.num_perm = num_perm
+        self.perm_a, self.perm_b = _permutations(num_perm)
+        self._sets: dict[str, set[bytes]] = {}
         self._indexes: dict[tuple[int, int, float], _LshIndex] = {}
+
+    def sets(self, texts: Sequence[str]) -> list[set[bytes]]:
+        """The exact shingle sets (:func:`distilsec.data.curate.shingles`), memoised."""
+        for t in texts:
+            if t not in self._sets:
+                self._sets[t] = shingles(t)
+        return [self._sets[t] for t in texts]
+
+    def signatures(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), num_perm)`` uint32 MinHashes of the texts' shingle sets (see :func:`minhash_signatures`)."""
+        return minhash_signatures(texts, self.perm_a, self.perm_b)
 
     def index(self, reference: Sequence[str], threshold: float) -> _LshIndex:
         key = (hash(tuple(reference)), len(reference), threshold)
         if key not in self._indexes:
-            self._indexes[key] = _LshIndex(reference, threshold, self.shingles)
+            self._indexes[key] = _LshIndex(reference, threshold, self)
         return self._indexes[key]
+
+
+_KEY_MULT = np.uint64(0x100000001B3)  # polynomial hash of a shingle's code points, mod 2**64
+_PAD = 0x110000  # not a code point: fills a text shorter than a shingle up to SHINGLE code points
+_SIGNATURE_CHARS = 1 << 16  # texts hashed together: 256 KB of shingle hashes, so each pass stays in cache
+
+
+def _permutations(num_perm: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's ``affine32`` permutations ``h -> a*h + b mod 2**32`` (odd ``a``), drawn as it draws them."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's finalizer (a bijection on 32 bits), as datasketch applies it before the permutations."""
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return h
+
+
+def shingle_key(shingle: bytes) -> int:
+    """The 32-bit hash of one shingle (as :func:`distilsec.data.curate.shingles` yields it), one at a time.
+
+    The reference for the vectorised :func:`_shingle_hashes`: a polynomial over the shingle's code points
+    (padded with a non-code-point to ``SHINGLE`` for texts shorter than that), folded to 32 bits.
+    """
+    cps = [ord(c) for c in shingle.decode("utf-8", "surrogatepass")]
+    h = 0
+    for c in cps + [_PAD] * (SHINGLE - len(cps)):
+        h = (h * int(_KEY_MULT) + c) & 0xFFFFFFFFFFFFFFFF
+    return (h ^ (h >> 32)) & 0xFFFFFFFF
+
+
+def _shingle_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every shingle occurrence's :func:`shingle_key`, text after text, and the number per text.
+
+    The texts are normalised as :func:`~distilsec.data.curate.shingles` does (whitespace collapsed, then
+    lower-cased) and encoded to code points once; the hash of every window of ``SHINGLE`` code points is
+    computed for the whole batch with a few array operations. Repeats within a text are kept: they do not
+    change a minimum.
+    """
+    norm = [dedup_key(t).lower() for t in texts]
+    lens = np.fromiter(map(len, norm), dtype=np.int64, count=len(norm))
+    cps = np.frombuffer("".join(norm).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    windows = np.zeros(max(len(cps) - SHINGLE + 1, 0), dtype=np.uint64)
+    for j in range(SHINGLE):
+        windows = windows * _KEY_MULT + cps[j : len(cps) - SHINGLE + 1 + j]
+    full = lens >= SHINGLE
+    counts = np.where(full, lens - SHINGLE + 1, 1)
+    out_start = np.cumsum(counts) - counts
+    keys = np.empty(int(counts.sum()), dtype=np.uint64)
+    n_full = counts[full]
+    within = np.arange(int(n_full.sum())) - np.repeat(np.cumsum(n_full) - n_full, n_full)
+    text_start = np.cumsum(lens) - lens
+    keys[np.repeat(out_start[full], n_full) + within] = windows[np.repeat(text_start[full], n_full) + within]
+    for i in np.flatnonzero(~full).tolist():  # the whole (short) text is the one shingle
+        keys[out_start[i]] = shingle_key(norm[i].encode("utf-8", "surrogatepass"))
+    keys ^= keys >> np.uint64(32)
+    return keys.astype(np.uint32), counts
+
+
+def _batches(texts: Sequence[str], max_chars: int) -> Iterable[tuple[int, int]]:
+    """Consecutive ``[lo, hi)`` ranges of at most ``max_chars`` characters (at least one text each)."""
+    lo, chars = 0, 0
+    for i, t in enumerate(texts):
+        if i > lo and chars + len(t) > max_chars:
+            yield lo, i
+            lo, chars = i, 0
+        chars += len(t)
+    if lo < len(texts):
+        yield lo, len(texts)
+
+
+def minhash_signatures(texts: Sequence[str], perm_a: np.ndarray, perm_b: np.ndarray) -> np.ndarray:
+    """``(len(texts), len(perm_a))`` uint32 MinHashes of the texts' shingle sets, datasketch's ``affine32`` scheme.
+
+    Row ``i`` equals ``datasketch.MinHash(num_perm, seed=1, scheme="affine32", hashfunc=shingle_key)`` updated
+    with ``shingles(texts[i])``: a valid MinHash (each value is the minimum of an independent permutation of
+    the shingle hashes), so the LSH recall guarantee of :func:`lsh_params` holds. It is computed one
+    permutation at a time over all shingles of a batch of texts, with a segment minimum per text
+    (``np.minimum.reduceat``): three array passes per permutation instead of Python work per shingle.
+    """
+    out = np.empty((len(texts), len(perm_a)), dtype=np.uint32)
+    for lo, hi in _batches(texts, _SIGNATURE_CHARS):
+        hashes, counts = _shingle_hashes(texts[lo:hi])
+        hashes = _fmix32(hashes)
+        starts = np.cumsum(counts) - counts
+        buf = np.empty_like(hashes)
+        block = np.empty((len(perm_a), hi - lo), dtype=np.uint32)
+        for k in range(len(perm_a)):
+            np.multiply(hashes, perm_a[k], out=buf)
+            np.add(buf, perm_b[k], out=buf)
+            np.minimum.reduceat(buf, starts, out=block[k])
+        out[lo:hi] = block.T
+    return out
 
 
 def _band_keys(hv: np.ndarray, bands: int, rows: int) -> np.ndarray:
@@ -100,17 +218,18 @@ def _band_keys(hv: np.ndarray, bands: int, rows: int) -> np.ndarray:
 class _LshIndex:
     """MinHash LSH (banding) over the reference texts; :meth:`best` answers query texts (memoised).
 
-    The MinHashes are datasketch's; the banding is done for all queries at once with sorted band keys
-    and ``searchsorted`` (datasketch's ``MinHashLSH.query`` costs ~0.3 ms a text in Python, minutes
-    for a CVE corpus), then candidates whose MinHash estimate is far below the threshold are dropped
-    and the rest are checked with the exact Jaccard.
+    The MinHashes come from :meth:`DecontaminationCache.signatures`; the banding is done for all queries
+    at once with sorted band keys and ``searchsorted`` (datasketch's ``MinHashLSH.query`` costs ~0.3 ms
+    a text in Python, minutes for a CVE corpus), then candidates whose MinHash estimate is far below the
+    threshold are dropped and the rest are checked with the exact Jaccard (shingle sets are built for
+    those texts only).
     """
 
-    def __init__(self, reference: Sequence[str], threshold: float, cache: ShingleCache) -> None:
+    def __init__(self, reference: Sequence[str], threshold: float, cache: DecontaminationCache) -> None:
         self.threshold, self.cache = threshold, cache
         self.bands, self.rows = lsh_params(threshold, cache.num_perm)
         self.ref_sets = cache.sets(reference)
-        self.ref_hv = np.stack([m.hashvalues for m in cache.minhashes(reference)])
+        self.ref_hv = cache.signatures(reference)
         keys = _band_keys(self.ref_hv, self.bands, self.rows)
         self.order = np.argsort(keys, axis=0, kind="stable")
         self.sorted_keys = np.take_along_axis(keys, self.order, axis=0)
@@ -144,13 +263,16 @@ class _LshIndex:
         todo = [t for t in dict.fromkeys(texts) if t not in self.memo]
         for start in range(0, len(todo), _QUERY_CHUNK):
             chunk = todo[start : start + _QUERY_CHUNK]
-            q_sets = self.cache.sets(chunk)
-            q_hv = np.stack([m.hashvalues for m in self.cache.minhashes(chunk)])
+            q_hv = self.cache.signatures(chunk)
             rows, refs = self._candidates(q_hv)
-            est = (self.ref_hv[refs] == q_hv[rows]).mean(axis=1) if len(rows) else np.zeros(0)
+            # count_nonzero, not mean: mean converts the (pairs x num_perm) booleans to float, ~10x slower
+            est = np.count_nonzero(self.ref_hv[refs] == q_hv[rows], axis=1) / q_hv.shape[1]
             keep = est >= self.min_estimate
             found: dict[int, list[tuple[int, float]]] = {}
+            q_sets: dict[int, set[bytes]] = {}
             for i, j in zip(rows[keep].tolist(), refs[keep].tolist(), strict=True):
+                if i not in q_sets:
+                    q_sets[i] = shingles(chunk[i])
                 sim = jaccard(q_sets[i], self.ref_sets[j])
                 if sim >= self.threshold:
                     found.setdefault(i, []).append((j, sim))
@@ -190,7 +312,7 @@ def _near_copies_exact(
     queries: Sequence[str], reference: Sequence[str], threshold: float, cache: DecontaminationCache
 ) -> dict[int, tuple[int, float]]:
     """Every (query, reference) pair, as a sparse product of binary shingle matrices (exact vocabulary)."""
-    ref_sets = cache.shingles.sets(reference)
+    ref_sets = cache.sets(reference)
     vocab: dict[bytes, int] = {}
     for s in ref_sets:
         for g in s:
@@ -207,7 +329,7 @@ def _near_copies_exact(
     b_size = np.array([len(s) for s in ref_sets], dtype=np.int64)
     found: dict[int, tuple[int, float]] = {}
     for start in range(0, len(queries), _CHUNK):
-        q_sets = cache.shingles.sets(queries[start : start + _CHUNK])
+        q_sets = cache.sets(queries[start : start + _CHUNK])
         q_size = np.array([len(s) for s in q_sets], dtype=np.int64)
         inter = (matrix(q_sets) @ bt).tocoo()
         n = np.rint(inter.data).astype(np.int64)
@@ -318,8 +440,8 @@ def decontaminate(
         that merely share a CNA's template with a benchmark CVE.
     ngram : also drop any training text sharing a run of this many words with a benchmark text.
     method : ``"lsh"`` (MinHash LSH candidates, each checked exactly) or ``"exact"`` (every pair).
-    cache : a :func:`new_cache` shared with later calls on the same texts (shingles and MinHashes are
-        computed once); a fresh one when ``None``.
+    cache : a :func:`new_cache` shared with later calls on the same texts (each benchmark is shingled and
+        hashed once, each training text answered once); a fresh one when ``None``.
 
     Returns
     -------
@@ -344,8 +466,8 @@ def decontaminate(
         "ngram": ngram,
         "shingle": "char 5-grams, lower-cased, whitespace collapsed",
         "candidates": (
-            f"MinHash LSH, {cache.shingles.num_perm} permutations, (bands, rows) = "
-            f"{lsh_params(threshold, cache.shingles.num_perm)}, "
+            f"MinHash LSH, {cache.num_perm} permutations, (bands, rows) = "
+            f"{lsh_params(threshold, cache.num_perm)}, "
             "each candidate checked with the exact Jaccard"
             if method == "lsh"
             else "every pair, exact Jaccard"

@@ -1,13 +1,21 @@
 """Evaluation: metrics at an operating threshold, report figures, Markdown/JSON reports.
 
+Start at :func:`evaluate` (``evaluation/evaluate.py``): threshold chosen on dev, applied to test, one
+:class:`Report`. ``distilsec.evaluation.metrics.evaluate`` is the metrics dict it is built on.
+
 Names are loaded lazily (PEP 562) so that ``from distilsec.evaluation.metrics import evaluate`` does not
-import matplotlib; ``from distilsec.evaluation import plot_roc`` works as usual.
+import matplotlib; ``from distilsec.evaluation import plot_roc`` works as usual. The one eager import is
+the ``evaluate`` module (numpy only): a submodule named like a package attribute replaces that attribute
+when it is first imported, so ``distilsec.evaluation.evaluate`` would otherwise be the function or the
+module depending on import order. Bound here, after the submodule import, it is always the function.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+from distilsec.evaluation.evaluate import OperatingPoint, Probas, Report, Split, evaluate
 
 if TYPE_CHECKING:
     from distilsec.evaluation.metrics import (
@@ -17,7 +25,6 @@ if TYPE_CHECKING:
         binary_labels,
         binary_scores,
         choose_threshold,
-        evaluate,
         fpr_key,
         to_jsonable,
         tpr_at_fpr,
@@ -40,7 +47,6 @@ _WHERE = {
         "binary_labels",
         "binary_scores",
         "choose_threshold",
-        "evaluate",
         "fpr_key",
         "to_jsonable",
         "tpr_at_fpr",
@@ -60,6 +66,10 @@ _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names
 __all__ = [
     "DEFAULT_FPRS",
     "MAX_GROUP_ROWS",
+    "OperatingPoint",
+    "Probas",
+    "Report",
+    "Split",
     "TprAtFpr",
     "binary_labels",
     "binary_scores",

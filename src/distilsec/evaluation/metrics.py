@@ -467,76 +467,90 @@ def evaluate(
     scores = binary_scores(p, classes, negative=negative, positive=positive)
     yb = binary_labels([classes[i] for i in idx], classes, negative=negative, positive=positive)
     thr = 0.5 if threshold is None else float(threshold)
-
     flagged = None if scores is None else scores >= thr
-    if flagged is not None and n_classes == 2:
-        neg_i, pos_i = _negative_and_positive_index(classes, negative, positive)
-        pos_i = 1 - neg_i if neg_i is not None else pos_i
-        pred = np.where(flagged, pos_i, 1 - pos_i)
-    else:
-        pred = p.argmax(axis=1)
+    pred = _decisions(p, classes, flagged, negative=negative, positive=positive)
     correct = pred == idx
-
     cm = np.zeros((n_classes, n_classes), dtype=int)
     np.add.at(cm, (idx, pred), 1)
     per_class, macro_f1 = _per_class(cm, classes)
 
-    out: dict[str, Any] = {
-        "n": n,
-        "accuracy": float(correct.mean()),
-        "macro_f1": macro_f1,
-        "auc": math.nan,
-    }
+    out: dict[str, Any] = {"n": n, "accuracy": float(correct.mean()), "macro_f1": macro_f1, "auc": math.nan}
     if n_classes > 2:
-        aucs = []
-        for k, name in enumerate(classes):
-            per_class[name]["auc_ovr"] = _auc(idx == k, p[:, k])
-            if not math.isnan(per_class[name]["auc_ovr"]):
-                aucs.append(per_class[name]["auc_ovr"])
-        out["auc_ovr_macro"] = float(np.mean(aucs)) if aucs else math.nan
-
+        out["auc_ovr_macro"] = _one_vs_rest_aucs(idx, p, classes, per_class)
     out |= {fpr_key(f): math.nan for f in fprs}
-    out |= {
-        "n_positive": None,
-        "n_negative": None,
-        "min_measurable_fpr": math.nan,
-        "fpr_below_resolution": [],
-    }
+    out |= {"n_positive": None, "n_negative": None, "min_measurable_fpr": math.nan, "fpr_below_resolution": []}
     out |= {"threshold": thr if scores is not None else None, "threshold_given": threshold is not None}
     out |= dict.fromkeys(("tp", "fp", "tn", "fn"))
     out |= {"fpr_at_threshold": math.nan, "tpr_at_threshold": math.nan}
     if scores is not None and yb is not None and flagged is not None:
-        n_pos = int(yb.sum())
-        n_neg = n - n_pos
-        out["auc"] = _auc(yb, scores)
-        for f in fprs:
-            detail = tpr_at_fpr_detail(yb, scores, f)
-            out[fpr_key(f)] = detail.tpr
-            if n_neg and not detail.resolvable:
-                out["fpr_below_resolution"].append(float(f))
-        tp, fp = int((yb & flagged).sum()), int((~yb & flagged).sum())
-        out |= {
-            "n_positive": n_pos,
-            "n_negative": n_neg,
-            "min_measurable_fpr": _rate(1, n_neg),
-            "tp": tp,
-            "fp": fp,
-            "tn": n_neg - fp,
-            "fn": n_pos - tp,
-            "fpr_at_threshold": _rate(fp, n_neg),
-            "tpr_at_threshold": _rate(tp, n_pos),
-        }
+        out |= _detection_metrics(yb, scores, flagged, fprs)
     out |= {"labels": classes, "confusion_matrix": cm, "per_class": per_class}
+    out |= _breakdowns(n, correct, yb, flagged, groups=groups, sources=sources, platforms=platforms)
+    return to_jsonable(out)
 
-    for key, values, limit in (
-        ("by_group", groups, MAX_GROUP_ROWS),
-        ("by_source", sources, None),
-        ("by_platform", platforms, None),
-    ):
+
+def _decisions(
+    p: np.ndarray, classes: list[str], flagged: np.ndarray | None, *, negative: str, positive: str | None
+) -> np.ndarray:
+    """Predicted class indices: the threshold's decision for two classes with a binary view, else the argmax."""
+    if flagged is None or p.shape[1] != 2:
+        return p.argmax(axis=1)
+    neg_i, pos_i = _negative_and_positive_index(classes, negative, positive)
+    pos_i = 1 - neg_i if neg_i is not None else pos_i
+    return np.where(flagged, pos_i, 1 - pos_i)
+
+
+def _one_vs_rest_aucs(idx: np.ndarray, p: np.ndarray, classes: list[str], per_class: dict[str, Any]) -> float:
+    """Each class's one-vs-rest AUC into ``per_class`` (NaN for a class absent from the labels); their mean."""
+    aucs = []
+    for k, name in enumerate(classes):
+        per_class[name]["auc_ovr"] = _auc(idx == k, p[:, k])
+        if not math.isnan(per_class[name]["auc_ovr"]):
+            aucs.append(per_class[name]["auc_ovr"])
+    return float(np.mean(aucs)) if aucs else math.nan
+
+
+def _detection_metrics(
+    yb: np.ndarray, scores: np.ndarray, flagged: np.ndarray, fprs: Sequence[float]
+) -> dict[str, Any]:
+    """AUC of the binary score, TPR at each FPR (with the resolution limit), counts and rates at the threshold."""
+    n_pos = int(yb.sum())
+    n_neg = len(yb) - n_pos
+    out: dict[str, Any] = {"auc": _auc(yb, scores), "fpr_below_resolution": []}
+    for f in fprs:
+        detail = tpr_at_fpr_detail(yb, scores, f)
+        out[fpr_key(f)] = detail.tpr
+        if n_neg and not detail.resolvable:
+            out["fpr_below_resolution"].append(float(f))
+    tp, fp = int((yb & flagged).sum()), int((~yb & flagged).sum())
+    return out | {
+        "n_positive": n_pos,
+        "n_negative": n_neg,
+        "min_measurable_fpr": _rate(1, n_neg),
+        "tp": tp,
+        "fp": fp,
+        "tn": n_neg - fp,
+        "fn": n_pos - tp,
+        "fpr_at_threshold": _rate(fp, n_neg),
+        "tpr_at_threshold": _rate(tp, n_pos),
+    }
+
+
+def _breakdowns(
+    n: int,
+    correct: np.ndarray,
+    yb: np.ndarray | None,
+    flagged: np.ndarray | None,
+    **metadata: Sequence[Any] | None,
+) -> dict[str, Any]:
+    """``by_group`` (the groups with the most errors), ``by_source``, ``by_platform`` for the metadata given."""
+    out = {}
+    for what, values in metadata.items():  # groups, sources, platforms
         if values is None:
             continue
         values = list(values)
         if len(values) != n:
-            raise ValueError(f"{key[3:]}s has {len(values)} entries for {n} examples")
-        out[key] = _breakdown(values, correct, yb, flagged, limit=limit)
-    return to_jsonable(out)
+            raise ValueError(f"{what} has {len(values)} entries for {n} examples")
+        limit = MAX_GROUP_ROWS if what == "groups" else None
+        out[f"by_{what[:-1]}"] = _breakdown(values, correct, yb, flagged, limit=limit)
+    return out

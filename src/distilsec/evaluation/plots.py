@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score, roc_curve
 
-__all__ = ["plot_confusion", "plot_noise_experiment", "plot_roc", "plot_tp_fp_bars"]
+__all__ = ["plot_confusion", "plot_noise_experiment", "plot_roc", "plot_share_curve", "plot_tp_fp_bars"]
 
 #: the ROC's log FPR axis starts here; an FPR of 0 is drawn at this edge.
 ROC_MIN_FPR = 1e-5
@@ -223,3 +223,52 @@ def plot_confusion(cm: Any, labels: Sequence[str], path: str | Path, title: str 
     ax.set_ylabel("true")
     ax.set_title(title)
     return _save(fig, path)
+
+
+#: line style of each kind of training target in :func:`plot_share_curve`
+_SHARE_STYLE = {"hard": "-", "soft": "--", "truth-only": ":"}
+
+
+def plot_share_curve(
+    rows: Sequence[Mapping[str, Any]], teacher: Mapping[str, Any], path: str | Path, metrics: Sequence[str]
+) -> Path:
+    """Figure 2 of the semi-supervised sweep: one panel per metric, each student x targets as a line over the
+    teacher-labelled share of its training data, the teacher as a level.
+
+    ``rows`` need ``student``, ``targets``, ``share`` and the ``metrics``; ``teacher`` the ``metrics``.
+    """
+    fig = Figure(figsize=(5.2 * len(metrics), 4.0), dpi=DPI)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(metrics), squeeze=False)
+    for metric, ax in zip(metrics, axes[0], strict=True):
+        _share_panel(ax, rows, teacher, metric)
+    # one legend under the panels: inside a panel it hides points (e.g. a low truth-only point)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    ncol = min(4, len(labels))
+    n_rows = -(-len(labels) // ncol) if labels else 0
+    bottom = min(0.3, 0.02 + 0.05 * n_rows)
+    fig.set_size_inches(5.2 * len(metrics), 4.0 + 0.3 * n_rows)
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    return _save(fig, path)
+
+
+def _share_panel(ax: Any, rows: Sequence[Mapping[str, Any]], teacher: Mapping[str, Any], metric: str) -> None:
+    series: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for r in rows:
+        series.setdefault((r["student"], r["targets"]), []).append((r["share"], _num(r.get(metric))))
+    hard = {k[0]: dict(v) for k, v in series.items() if k[1] == "hard"}
+    for (student, target), pts in sorted(series.items()):
+        points = dict(sorted(pts))
+        # the soft line starts at share 0 from the hard point: with no teacher rows they are one model
+        if target == "soft" and 0.0 not in points and 0.0 in hard.get(student, {}):
+            points[0.0] = hard[student][0.0]
+        xs = sorted(points)
+        label = f"{student} ({target})" if target != "truth-only" else f"{student}: analyst rows only"
+        ax.plot([100 * x for x in xs], [points[x] for x in xs], _SHARE_STYLE.get(target, "-"), marker="o", label=label)
+    level = _num(teacher.get(metric))
+    if level == level:
+        ax.axhline(level, color="black", linewidth=1.2, alpha=0.7, label="teacher")
+    ax.set_xlabel("teacher-labelled share of the student's training data (%)")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.grid(alpha=0.3)

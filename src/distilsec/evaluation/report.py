@@ -149,7 +149,12 @@ def breakdown_table(metrics: Mapping[str, Any], key: str = "by_source", floatfmt
 
 
 def write_report(
-    run_dir: str | Path, *, title: str, sections: Sequence[tuple[str, str]], metrics: Mapping[str, Any]
+    run_dir: str | Path,
+    *,
+    title: str,
+    sections: Sequence[tuple[str, str]],
+    metrics: Mapping[str, Any],
+    metrics_name: str = "metrics.json",
 ) -> Path:
     """Write ``metrics.json`` (pretty, strict JSON) and ``report.md`` into ``run_dir``.
 
@@ -164,6 +169,9 @@ def write_report(
         Written in order, each as a level-2 heading and its body.
     metrics : mapping
         Everything measured; NaN and numpy values are converted so the file is valid JSON.
+    metrics_name : str
+        The JSON file's name: ``metrics.json``, unless a command has documented another (``budget.json``,
+        ``llm_eval.json``, a synthesis run's ``stats.json``).
 
     Returns
     -------
@@ -173,7 +181,7 @@ def write_report(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(to_jsonable(metrics), indent=2, allow_nan=False, default=str)
-    (run_dir / "metrics.json").write_text(text + "\n", encoding="utf-8")
+    (run_dir / metrics_name).write_text(text + "\n", encoding="utf-8")
     parts = [f"# {title}", ""]
     for heading, body in sections:
         parts += [f"## {heading}", "", body.strip(), ""]

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import torch
+from distilsec._internal.device import limit_threads
 
 __all__ = ["events_per_second"]
 
@@ -26,9 +26,7 @@ def events_per_second(
     texts = list(texts)
     if not texts:
         return float("nan")
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with limit_threads(threads, blas=False):
         model.predict_proba(texts[: min(64, len(texts))])  # warm-up (allocations, lazy init)
         n, start = 0, time.perf_counter()
         while True:
@@ -38,5 +36,3 @@ def events_per_second(
             elapsed = time.perf_counter() - start
             if elapsed >= min_seconds:
                 return n / elapsed
-    finally:
-        torch.set_num_threads(old)

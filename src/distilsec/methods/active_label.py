@@ -112,15 +112,8 @@ def budget_label(
     -------
     BudgetResult
     """
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"unknown strategy {strategy!r}; known: {list(STRATEGIES)}")
-    if strategy == "disagreement" and committee_factory is None:
-        raise ConfigError("strategy 'disagreement' needs a committee_factory (a second, different student)")
-    if budget < 0 or rounds < 1:
-        raise ConfigError(f"need budget >= 0 and rounds >= 1, got {budget} and {rounds}")
+    _check_args(strategy, committee_factory, budget, rounds, pool)
     texts, y, pool = list(texts), [str(v) for v in y], list(pool)
-    if not pool:
-        raise DataError("the unlabelled pool is empty")
     classes = list(classes) if classes is not None else sorted(set(y))
     k = len(classes)
     rng = np.random.default_rng(random_state)
@@ -129,6 +122,7 @@ def budget_label(
     queried: list[int] = []
     t_proba = np.zeros((len(pool), k))
     history: list[dict[str, Any]] = []
+    committee = committee_factory if strategy == "disagreement" else None
 
     def train(self_rows: np.ndarray, self_proba: np.ndarray) -> tuple[Any, Any]:
         q = np.array(queried, dtype=np.int64)
@@ -138,9 +132,7 @@ def budget_label(
         tr_y = [classes[j] for j in np.vstack(parts).argmax(axis=1)]
         tr_y[: len(y)] = y
         main = _fit(student_factory, tr_texts, tr_y, proba, classes, temperature, alpha)
-        second = None
-        if strategy == "disagreement" and committee_factory is not None:
-            second = _fit(committee_factory, tr_texts, tr_y, proba, classes, temperature, alpha)
+        second = None if committee is None else _fit(committee, tr_texts, tr_y, proba, classes, temperature, alpha)
         return main, second
 
     student, second = train(np.zeros(0, dtype=np.int64), np.zeros((0, k)))
@@ -148,13 +140,7 @@ def budget_label(
     for r, n_new in enumerate(per_round):
         open_rows = np.setdiff1d(np.arange(len(pool)), np.array(queried, dtype=np.int64))
         p_pool = align_proba(np.asarray(student.predict_proba(pool)), student.classes_, classes)
-        if strategy == "random":
-            score = rng.random(len(pool))
-        elif strategy == "uncertainty":
-            score = uncertainty_scores(p_pool)
-        else:
-            p2 = align_proba(np.asarray(second.predict_proba(pool)), second.classes_, classes)
-            score = disagreement_scores([p_pool, p2]) + 0.1 * uncertainty_scores((p_pool + p2) / 2)
+        score = _selection_scores(strategy, rng, p_pool, second, pool, classes)
         tie = rng.random(len(pool)) * 1e-9
         pick = open_rows[np.argsort(-(score[open_rows] + tie[open_rows]), kind="stable")][:n_new]
         if len(pick):
@@ -162,12 +148,7 @@ def budget_label(
                 np.asarray(teacher.predict_proba([pool[i] for i in pick])), teacher.classes_, classes
             )
             queried.extend(pick.tolist())
-        self_rows, self_proba = np.zeros(0, dtype=np.int64), np.zeros((0, k))
-        if self_label_threshold is not None:
-            rest = np.setdiff1d(np.arange(len(pool)), np.array(queried, dtype=np.int64))
-            conf = p_pool[rest].max(axis=1)
-            self_rows = rest[conf >= self_label_threshold]
-            self_proba = p_pool[self_rows]
+        self_rows, self_proba = _self_labelled(p_pool, queried, self_label_threshold)
         student, second = train(self_rows, self_proba)
         history.append(
             {
@@ -181,3 +162,38 @@ def budget_label(
         log.info("budget round %d: %d teacher calls so far, %d self-labelled", r + 1, len(queried), len(self_rows))
     q = np.array(queried, dtype=np.int64)
     return BudgetResult(student, q, t_proba[q], history)
+
+
+def _check_args(
+    strategy: str, committee_factory: Callable[[], Any] | None, budget: int, rounds: int, pool: Sequence[str]
+) -> None:
+    """Every argument mistake as one named error, before a student is trained or a teacher called."""
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {strategy!r}; known: {list(STRATEGIES)}")
+    if strategy == "disagreement" and committee_factory is None:
+        raise ConfigError("strategy 'disagreement' needs a committee_factory (a second, different student)")
+    if budget < 0 or rounds < 1:
+        raise ConfigError(f"need budget >= 0 and rounds >= 1, got {budget} and {rounds}")
+    if not len(pool):
+        raise DataError("the unlabelled pool is empty")
+
+
+def _selection_scores(
+    strategy: str, rng: np.random.Generator, p_pool: np.ndarray, second: Any, pool: list[str], classes: list[str]
+) -> np.ndarray:
+    """How much a teacher label is worth for each pool row under ``strategy`` (higher = query first)."""
+    if strategy == "random":
+        return rng.random(len(pool))
+    if strategy == "uncertainty":
+        return uncertainty_scores(p_pool)
+    p2 = align_proba(np.asarray(second.predict_proba(pool)), second.classes_, classes)
+    return disagreement_scores([p_pool, p2]) + 0.1 * uncertainty_scores((p_pool + p2) / 2)
+
+
+def _self_labelled(p_pool: np.ndarray, queried: list[int], threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Unqueried pool rows the student labels itself at confidence >= ``threshold``, with its probabilities."""
+    if threshold is None:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, p_pool.shape[1]))
+    rest = np.setdiff1d(np.arange(len(p_pool)), np.array(queried, dtype=np.int64))
+    rows = rest[p_pool[rest].max(axis=1) >= threshold]
+    return rows, p_pool[rows]

@@ -11,45 +11,56 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from distilsec.config import SynthArm, SynthSection
 from distilsec.data.example import Example
 from distilsec.data.skips import SkipCounter
 from distilsec.errors import ConfigError, DataError
 
-__all__ = ["SynthJob", "run_synth_job", "GENERATORS"]
+__all__ = ["run_synth_job", "synth_settings", "GENERATORS"]
 
 log = logging.getLogger("distilsec.methods.synthesize")
 
 GENERATORS = ("mutate", "llm")
 
+#: ``distilsec synth`` option -> (``synth`` section or arm, its key there): the CLI and a config's ``synth``
+#: section are one schema, so ``--near-dup-threshold`` is checked exactly as ``synth.near_dup_threshold``.
+_OPTIONS = {
+    "task": ("section", "task"),
+    "judge_threshold": ("section", "judge_threshold"),
+    "near_dup_threshold": ("section", "near_dup_threshold"),
+    "model": ("section", "llm_model"),
+    "endpoint": ("section", "llm_endpoint"),
+    "temperature": ("section", "llm_temperature"),
+    "ledger": ("section", "ledger"),
+    "generator": ("arm", "generator"),
+    "n_per_seed": ("arm", "n_per_seed"),
+    "max_seeds": ("arm", "max_seeds"),
+}
 
-@dataclass
-class SynthJob:
-    """Everything ``distilsec synth`` was asked to do (the CLI's arguments, as data)."""
 
-    seeds: Sequence[str] = ()
-    out: str = "runs/synth"
-    task: str | None = None
-    generator: str = "mutate"
-    n_per_seed: int = 4
-    label: str | None = None
-    config: str | None = None
-    groups: Sequence[str] = ()
-    protect: Sequence[str] = ()
-    judge: str | None = None
-    judge_threshold: float = 0.5
-    model: str = "qwen2.5-coder-0.5b"
-    endpoint: str | None = None
-    ledger: str | None = "default"
-    temperature: float = 0.8
-    max_calls: int | None = None
-    near_dup_threshold: float = 0.9
-    max_seeds: int | None = None
-    random_state: int = 0
-    progress: bool = True
+def synth_settings(**options: Any) -> tuple[SynthSection, SynthArm]:
+    """The ``synth`` section and the one arm that ``distilsec synth``'s options (see ``_OPTIONS``) describe.
+
+    A bad value is one :class:`~distilsec.errors.ConfigError` naming the option (``--n-per-seed: ...``).
+    """
+    if options.get("generator", "mutate") not in GENERATORS:
+        raise ConfigError(f"--generator must be one of {list(GENERATORS)}, not {options['generator']!r}")
+    parts: dict[str, dict[str, Any]] = {"section": {}, "arm": {}}
+    for name, value in options.items():
+        part, key = _OPTIONS[name]
+        parts[part][key] = value
+    try:
+        return SynthSection(**parts["section"]), SynthArm(**parts["arm"])
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = str(err["loc"][0])
+        option = next(o for o, (_, k) in _OPTIONS.items() if k == key)
+        raise ConfigError(f"--{option.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})") from None
 
 
 def _guess_task(seeds: Sequence[Example]) -> str:
@@ -62,80 +73,112 @@ def _guess_task(seeds: Sequence[Example]) -> str:
     return "cmdline"
 
 
-def _make_generator(job: SynthJob, task: str) -> Any:
+def _make_generator(section: SynthSection, arm: SynthArm, task: str, max_calls: int | None) -> Any:
     from distilsec.methods.synthesize import LLMGenerator, make_mutator
 
-    if job.generator == "mutate":
+    if arm.generator == "mutate":
         return make_mutator(task)
-    if job.generator == "llm":
-        return LLMGenerator(
-            task,
-            model=job.model,
-            endpoint=job.endpoint,
-            ledger=job.ledger,
-            temperature=job.temperature,
-            max_calls=job.max_calls,
-        )
-    raise ConfigError(f"--generator must be one of {list(GENERATORS)}, not {job.generator!r}")
+    return LLMGenerator(
+        task,
+        model=section.llm_model,
+        endpoint=section.llm_endpoint,
+        ledger=section.ledger,
+        temperature=section.llm_temperature,
+        max_calls=max_calls,
+    )
 
 
-def run_synth_job(job: SynthJob) -> tuple[Path, Any]:
-    """Run ``job``; returns the run folder and the :class:`~distilsec.methods.synthesize.SynthResult`."""
+def run_synth_job(
+    section: SynthSection,
+    arm: SynthArm,
+    *,
+    seeds: Sequence[str] = (),
+    out: str = "runs/synth",
+    label: str | None = None,
+    config: str | None = None,
+    groups: Sequence[str] = (),
+    protect: Sequence[str] = (),
+    judge: str | None = None,
+    max_calls: int | None = None,
+    random_state: int = 0,
+    progress: bool = True,
+) -> tuple[Path, Any]:
+    """Generate ``arm`` variants of the seeds with ``section``'s filters; returns the run folder and the result.
+
+    The keyword arguments are what only the CLI says: seed files (or ``config``'s training split, filtered
+    by ``groups``), the texts no sample may near-copy, the judge bundle, the run folder and the call budget.
+    """
     from distilsec.data.seeds import read_seeds, seeds_from_config
     from distilsec.methods.synthesize import synthesize
     from distilsec.methods.synthesize.report import write_synth_run
 
     skips = SkipCounter()
-    seeds: list[Example] = []
+    picked: list[Example] = []
     protected: list[Example] = []
-    task = job.task
-    if job.config:
-        seeds, protected, cfg_task = seeds_from_config(job.config, groups=job.groups)
+    task = section.task
+    if config:
+        picked, protected, cfg_task = seeds_from_config(config, groups=groups)
         task = task or cfg_task
-    elif job.groups:
+    elif groups:
         raise ConfigError("--group filters the labelled set of a run config: give --config too")
-    if job.seeds:
-        seeds += [
-            s
-            for s in read_seeds(job.seeds, label=job.label, skips=skips)
-            if not job.groups or s.group in set(job.groups)
-        ]
-    if not seeds:
+    if seeds:
+        picked += [s for s in read_seeds(seeds, label=label, skips=skips) if not groups or s.group in set(groups)]
+    if not picked:
         raise DataError("no seeds: give seed files, or --config with --group")
-    if job.max_seeds is not None:
-        seeds = seeds[: job.max_seeds]
-    if job.protect:
-        protected += read_seeds(job.protect, skips=SkipCounter())
-    task = task or _guess_task(seeds)
-    judge = None
-    if job.judge:
+    if arm.max_seeds is not None:
+        picked = picked[: arm.max_seeds]
+    if protect:
+        protected += read_seeds(protect, skips=SkipCounter())
+    task = task or _guess_task(picked)
+    judge_model = None
+    if judge:
         from distilsec.bundle import load_model
 
-        judge = load_model(job.judge)
-    generator = _make_generator(job, task)
+        judge_model = load_model(judge)
+    generator = _make_generator(section, arm, task, max_calls)
     try:
         result = synthesize(
             generator,
-            seeds,
-            n_per_seed=job.n_per_seed,
+            picked,
+            n_per_seed=arm.n_per_seed,
             task=task,
             protected=protected,
-            judge=judge,
-            judge_threshold=job.judge_threshold,
-            near_dup_threshold=job.near_dup_threshold,
-            random_state=job.random_state,
-            progress=job.progress,
+            judge=judge_model,
+            judge_threshold=section.judge_threshold,
+            near_dup_threshold=section.near_dup_threshold,
+            random_state=random_state,
+            progress=progress,
         )
     finally:
         if hasattr(generator, "close"):
             generator.close()
-        if judge is not None and hasattr(judge, "close"):
-            judge.close()
+        if judge_model is not None and hasattr(judge_model, "close"):
+            judge_model.close()
     result.stats["seed_skips"] = skips.as_dict()
     result.stats["seed_notes"] = skips.notes_dict()
-    settings = {k: v for k, v in vars(job).items() if k != "progress"}
-    settings["task"] = task
-    out = write_synth_run(
-        job.out, result.examples, result.rejected, result.stats, seeds=result.seeds, settings=settings
+    # stats.json keeps the keys (and their order) it had when a job was a flat record of the CLI's options
+    settings = {
+        "seeds": list(seeds),
+        "out": out,
+        "task": task,
+        "generator": arm.generator,
+        "n_per_seed": arm.n_per_seed,
+        "label": label,
+        "config": config,
+        "groups": list(groups),
+        "protect": list(protect),
+        "judge": judge,
+        "judge_threshold": section.judge_threshold,
+        "model": section.llm_model,
+        "endpoint": section.llm_endpoint,
+        "ledger": section.ledger,
+        "temperature": section.llm_temperature,
+        "max_calls": max_calls,
+        "near_dup_threshold": section.near_dup_threshold,
+        "max_seeds": arm.max_seeds,
+        "random_state": random_state,
+    }
+    run_dir = write_synth_run(
+        out, result.examples, result.rejected, result.stats, seeds=result.seeds, settings=settings
     )
-    return out, result
+    return run_dir, result

@@ -1,9 +1,9 @@
 """``--engine ray``: the ``score`` job (and the teacher-labelling job, ``proba=True``) on Ray Data.
 
 The same code does the work as on one machine, only partitioned: every input file is read by a Ray
-task and parsed by :func:`distilsec.serving.scoring.iter_records` (same formats, same skipped/flagged rows),
+task and parsed by :func:`distilsec.data.readers.events.iter_records` (same formats, same skipped/flagged rows),
 records are scored in batches by a pool of actors that each load the bundle once
-(:class:`~distilsec.serving.scoring.ScoringModel`, same runtime selection), and the driver streams the results
+(:class:`~distilsec.serving.model.ScoringModel`, same runtime selection), and the driver streams the results
 back *in input order* into the same JSONL/CSV/Parquet writer with global row numbers. So the output of
 ``--engine ray`` is identical to the local engine's, which a test checks.
 
@@ -25,8 +25,10 @@ from typing import IO, Any
 
 import numpy as np
 
-from distilsec.errors import DistilsecError
-from distilsec.serving.scoring import ScoreStats, ScoringModel, detect_format, iter_records, make_rows
+from distilsec.data.readers.events import ScoreStats, detect_format, iter_records, open_records, text_fields
+from distilsec.errors import DataError, DistilsecError
+from distilsec.serving.model import ScoringModel
+from distilsec.serving.sinks import make_rows, open_sink
 
 __all__ = ["score_with_ray", "init_ray", "require_ray"]
 
@@ -77,8 +79,10 @@ class _ParseFile:
     add them up into the same :class:`ScoreStats` the local engine reports.
     """
 
-    def __init__(self, input_format: str) -> None:
+    def __init__(self, input_format: str, fields: tuple[str, ...], id_field: str) -> None:
         self.input_format = input_format
+        self.fields = fields
+        self.id_field = id_field
 
     def __call__(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         path = str(row["path"])
@@ -88,7 +92,8 @@ class _ParseFile:
         if fmt == "auto":
             fmt = detect_format(path, data[:4096].split(b"\n", 1)[0].decode("utf-8", "replace"))
         # ensure_ascii: lone surrogates from "\ud800" escapes would not survive an Arrow string column
-        items = [json.dumps(item) for item in iter_records(io.BytesIO(data), fmt, stats)]
+        records = iter_records(io.BytesIO(data), fmt, stats, fields=self.fields, id_field=self.id_field)
+        items = [json.dumps(item) for item in records]
         summary = json.dumps({"n_rows": stats.n_rows, "n_truncated": stats.n_truncated, "errors": stats.errors})
         if not items:
             return [{"item": "", "file_stats": summary}]
@@ -132,6 +137,24 @@ def _expand(source: str) -> list[str]:
     return [str(p)]
 
 
+def _check_named_fields_apply(paths: list[str], input_format: str) -> None:
+    """Refuse --text-column/--id-column for an input read as plain lines, as the local engine does.
+
+    Checked on the driver, before Ray starts: an error raised inside a Ray task reaches the user wrapped
+    in Ray's traceback. Remote URIs are not opened here; their format is settled by their name or forced.
+    """
+    for path in paths:
+        fmt = input_format
+        if fmt == "auto" and "://" not in path:
+            stream, fmt = open_records(path, input_format)
+            stream.close()
+        if fmt == "lines":
+            raise DataError(
+                f"--text-column/--id-column name fields, but {path} is read as plain text lines (one event per "
+                "line): pass --input-format csv, tsv or jsonl"
+            )
+
+
 def score_with_ray(
     bundle_dir: str | Path,
     source: str,
@@ -146,21 +169,28 @@ def score_with_ray(
     num_cpus: int | None = None,
     concurrency: int | None = None,
     on_batch: Callable[[int], Any] | None = None,
+    text_column: str | None = None,
+    id_column: str | None = None,
 ) -> ScoreStats:
     """Score ``source`` (a file, a folder of files, or a URI Ray can read) on Ray Data; see the module doc.
 
     Output rows and ``ScoreStats`` are the same as :func:`distilsec.serving.scoring.score_stream` gives on the
-    same input. ``concurrency`` is the number of scoring actors (default: the cluster's CPUs).
+    same input, with the same text and id fields (``text_column``/``id_column``, else the bundle's own).
+    ``concurrency`` is the number of scoring actors (default: the cluster's CPUs).
     """
     from distilsec.serving.runtime import resolve_runtime
-    from distilsec.serving.sinks import open_sink
 
     if source == "-":
         raise DistilsecError("--engine ray reads files (every node must reach them), not stdin")
     paths = _expand(source)
     ray = require_ray()
     concrete = resolve_runtime(bundle_dir, runtime)  # decided once, on the driver: every actor runs the same
-    classes = ScoringModel(bundle_dir, runtime=concrete, threads=1).classes
+    scorer = ScoringModel(bundle_dir, runtime=concrete, threads=1)
+    classes = scorer.classes
+    fields = text_fields(text_column, scorer.text_column)
+    id_field = id_column or scorer.id_column or "id"
+    if text_column or id_column:
+        _check_named_fields_apply(paths, input_format)
     init_ray(address, num_cpus)
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True
@@ -171,7 +201,7 @@ def score_with_ray(
     # on a 1-CPU Ray), so actors and tasks ask for a share that leaves room for one task beside the pool.
     share = min(1.0, cpus / (n_actors + 1))
     ds = ray.data.read_binary_files(paths, include_paths=True, num_cpus=share)
-    ds = ds.flat_map(_ParseFile(input_format), num_cpus=share)
+    ds = ds.flat_map(_ParseFile(input_format, fields, id_field), num_cpus=share)
     ds = ds.map_batches(
         _ScoreBatch,
         fn_constructor_args=(str(Path(bundle_dir).resolve()), concrete, proba),

@@ -16,7 +16,7 @@ import numpy as np
 
 from distilsec.errors import DistilsecError
 
-__all__ = ["OUTPUT_FORMATS", "Sink", "open_sink"]
+__all__ = ["OUTPUT_FORMATS", "Sink", "open_sink", "make_rows"]
 
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
 BASE_COLUMNS = ["row", "id", "score", "label", "error"]
@@ -26,6 +26,34 @@ Items = list[tuple[dict[str, Any], "str | None"]]
 Result = tuple[np.ndarray, list[str], np.ndarray]
 
 
+def make_rows(
+    items: list[tuple[dict[str, Any], str | None]],
+    result: tuple[np.ndarray, list[str], np.ndarray],
+    start_row: int,
+    classes: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Output rows for one batch: scored records get score/label (+ proba), unreadable ones keep ``error``.
+
+    ``result`` holds the scores of the readable records only, in order; ``classes`` switches on ``proba``.
+    """
+    scores, labels, proba = result
+    rows = []
+    k = 0
+    for i, (extra, text) in enumerate(items):
+        rec: dict[str, Any] = {"row": start_row + i, **extra}
+        if text is not None:
+            rec["score"] = round(float(scores[k]), 6)
+            rec["label"] = labels[k]
+            if classes is not None:
+                rec["proba"] = {c: round(float(p), 6) for c, p in zip(classes, proba[k], strict=True)}
+            k += 1
+        else:
+            rec.setdefault("score", None)
+            rec.setdefault("label", None)
+        rows.append(rec)
+    return rows
+
+
 class Sink:
     """Writes lists of row dicts; ``close`` finishes the file (Parquet writes its footer then)."""
 
@@ -33,9 +61,7 @@ class Sink:
         raise NotImplementedError
 
     def write_batch(self, items: Items, result: Result, start_row: int, classes: list[str] | None = None) -> None:
-        """Write one scored batch (see :func:`distilsec.serving.scoring.make_rows`); sinks may do it without dicts."""
-        from distilsec.serving.scoring import make_rows
-
+        """Write one scored batch (see :func:`make_rows`); sinks may do it without dicts."""
         self.write(make_rows(items, result, start_row, classes))
 
     def close(self) -> None:
@@ -58,8 +84,6 @@ class _JsonlSink(Sink):
         if classes is not None:
             super().write_batch(items, result, start_row, classes)
             return
-        from distilsec.serving.scoring import make_rows
-
         scores, labels, proba = result
         values = [round(v, 6) for v in np.asarray(scores, dtype=np.float64).tolist()]
         label_json = {c: json.dumps(c, ensure_ascii=False) for c in set(labels)}

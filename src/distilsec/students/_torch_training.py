@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress
 
+from distilsec._internal.console import progress
 from distilsec.errors import DataError
+from distilsec.students._torch_predict import predict_batches  # re-exported: its home before the split
 from distilsec.students.base import SoftTargets
 
 __all__ = ["train_torch_classifier", "distillation_loss", "progress_bar", "predict_batches"]
@@ -26,15 +27,7 @@ log = logging.getLogger("distilsec.train")
 
 def progress_bar(transient: bool = True) -> Progress:
     """A rich progress bar with rate and ETA (silent when the output is not a terminal)."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),  # progress never mixes with results on stdout
-        transient=transient,
-    )
+    return progress("bar", transient=transient)
 
 
 def distillation_loss(
@@ -121,18 +114,3 @@ def train_torch_classifier(
             log.info("%s epoch %d/%d loss %.4f", desc, epoch + 1, epochs, history[-1])
     module.eval()
     return history
-
-
-@torch.inference_mode()
-def predict_batches(
-    module: torch.nn.Module, make_batch: Callable[[np.ndarray], Any], n: int, batch_size: int
-) -> np.ndarray:
-    """Softmax probabilities for rows 0..n-1, computed batch by batch."""
-    module.eval()
-    out = []
-    for start in range(0, n, batch_size):
-        idx = np.arange(start, min(n, start + batch_size))
-        out.append(torch.softmax(module(make_batch(idx)).float(), dim=1).cpu().numpy())
-    if not out:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.concatenate(out).astype(np.float64)

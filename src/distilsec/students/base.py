@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,8 +15,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from distilsec import __version__
-from distilsec.bundle import MANIFEST, check_no_pickle, read_manifest, validate_params, write_manifest
-from distilsec.errors import BundleError, DataError
+from distilsec.bundle import MANIFEST, check_no_pickle, read_manifest, validate_params, with_extra, write_manifest
+from distilsec.data.text import clean_text
+from distilsec.errors import BundleError, DataError, NotFittedError
 
 __all__ = ["SoftTargets", "ClassifierMixin", "encode_labels"]
 
@@ -59,18 +60,8 @@ def encode_labels(y: Sequence[str], classes: Sequence[str] | None = None) -> tup
     return list(classes), np.fromiter((index[str(v)] for v in y), dtype=np.int64, count=len(y))
 
 
-def _clean(t: object) -> str:
-    """A str every featuriser accepts: lone surrogates (from broken decoders) become U+FFFD."""
-    if t is None:
-        return ""
-    s = t if isinstance(t, str) else str(t)
-    if s.isascii():
-        return s
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:
-        return s.encode("utf-8", errors="replace").decode("utf-8")
-    return s
+#: The one text cleaning (:func:`distilsec.data.text.clean_text`), shared with the ONNX scoring path.
+_clean = clean_text
 
 
 class ClassifierMixin:
@@ -102,8 +93,6 @@ class ClassifierMixin:
     # ---- fitted state ----
     def _check_fitted(self) -> None:
         if not hasattr(self, "classes_"):
-            from distilsec.errors import NotFittedError  # sklearn's: imported when needed (seconds of start-up)
-
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit() first")
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
@@ -111,26 +100,42 @@ class ClassifierMixin:
         proba = self.predict_proba(texts)  # type: ignore[attr-defined]
         return np.asarray(self.classes_)[proba.argmax(axis=1)]
 
+    # ---- composition: a run evaluates an ensemble's members beside it ----
+    def components(self) -> dict[str, Any]:
+        """The fitted models this one combines, by name (an ensemble's ``member-0``...); ``{}`` for one model."""
+        return {}
+
+    def predict_proba_components(self, texts: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`predict_proba` and each of :meth:`components`' probabilities, every component scored once."""
+        return self.predict_proba(texts), {}  # type: ignore[attr-defined]
+
     @staticmethod
     def _check_texts(texts: Sequence[str]) -> list[str]:
         if isinstance(texts, str):
             raise DataError("expected a sequence of texts, got a single string")
-        return [_clean(t) for t in texts]
+        return [clean_text(t) for t in texts]
 
     # ---- persistence ----
-    def _manifest(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _manifest(self, own: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The manifest ``save`` writes: type, params, classes, the model's ``own`` entries, then ``extra``.
+
+        ``extra`` is what ``save(path, extra=...)`` was given: the run's entries (threshold, positive,
+        preprocess, metrics...), so the manifest is complete when ``save`` returns (no patching after).
+        """
         m = {
             "type": self.registry_name,
             "params": self.get_params(),
             "classes": list(self.classes_),
             "distilsec_version": __version__,
         }
-        m.update(extra or {})
-        return m
+        m.update(own or {})
+        return with_extra(m, extra)
 
-    def _write_manifest(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+    def _write_manifest(
+        self, path: str | Path, own: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None
+    ) -> None:
         self._check_fitted()
-        write_manifest(path, self._manifest(extra))
+        write_manifest(path, self._manifest(own, extra))
 
     @classmethod
     def _read_manifest(cls, path: str | Path) -> dict[str, Any]:

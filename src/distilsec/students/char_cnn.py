@@ -7,8 +7,9 @@ tens of thousands of events per second on one CPU core.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from distilsec._internal.device import resolve_device
 from distilsec.bundle import WEIGHTS, load_module_weights
 from distilsec.registry import register
 from distilsec.students._bytes import VOCAB_SIZE, encode_bytes
-from distilsec.students._torch_training import predict_batches, train_torch_classifier
+from distilsec.students._torch_predict import predict_batches
 from distilsec.students.base import ClassifierMixin, SoftTargets, encode_labels
 
 __all__ = ["CharCNNStudent", "CharCNNModule"]
@@ -133,6 +134,8 @@ class CharCNNStudent(ClassifierMixin):
         classes: Sequence[str] | None = None,
     ) -> CharCNNStudent:
         """Train from scratch on texts and hard labels, plus the teacher's soft targets if given."""
+        from distilsec.students._torch_training import train_torch_classifier  # fit only: scoring never imports it
+
         texts = self._check_texts(texts)
         self.classes_, y_idx = encode_labels(y, classes)
         torch.manual_seed(self.random_state)
@@ -169,9 +172,9 @@ class CharCNNStudent(ClassifierMixin):
         self._check_fitted()
         return sum(p.numel() for p in self.module_.parameters())
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         path = Path(path)
-        self._write_manifest(path, {"n_parameters": self.n_parameters})
+        self._write_manifest(path, {"n_parameters": self.n_parameters}, extra)
         save_file({k: v.contiguous() for k, v in self.module_.state_dict().items()}, path / WEIGHTS)
         return path
 

@@ -9,27 +9,26 @@ Layout (no pickles: JSON + safetensors only)::
     BUNDLE/training_ids.json  the CVE IDs the bundle was trained on (so a benchmark can be checked for leakage)
 
 A run folder holds a ``manifest.json`` of type ``cve_run`` naming its shipped bundle, so both the run
-folder and the bundle folder are accepted wherever a model is asked for.
+folder and the bundle folder are accepted wherever a model is asked for: :func:`distilsec.bundle.load_model`
+follows the pointer, and :func:`require_cve_model` checks that what it loaded is a CVE model.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from distilsec import __version__
-from distilsec.bundle import check_no_pickle, load_model, read_manifest, write_manifest
+from distilsec.bundle import RUN_TYPE, check_no_pickle, load_model, read_manifest, with_extra, write_manifest
 from distilsec.errors import BundleError, DataError
 from distilsec.registry import register
 from distilsec.students.cwe_hierarchy import CweIndex, backoff, top_k_cwes
 
-__all__ = ["CveModel", "load_cve_model", "RUN_TYPE"]
-
-RUN_TYPE = "cve_run"
+__all__ = ["CveModel", "require_cve_model", "load_cve_model", "RUN_TYPE"]
 INDEX_FILE = "cwe_index.json"
 IDS_FILE = "training_ids.json"
 
@@ -103,7 +102,7 @@ class CveModel:
         n = int(getattr(self.cwe_model, "n_parameters", 0))
         return n + (int(self.cvss_model.n_parameters) if self.cvss_model is not None else 0)
 
-    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    def save(self, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.cwe_model.save(path / "cwe")
@@ -121,8 +120,7 @@ class CveModel:
             "has_cvss": self.cvss_model is not None,
             "distilsec_version": __version__,
         }
-        manifest.update(extra or {})
-        write_manifest(path, manifest)
+        write_manifest(path, with_extra(manifest, extra))
         return path
 
     @classmethod
@@ -155,18 +153,28 @@ def _texts(texts: Sequence[str]) -> list[str]:
     return list(texts)
 
 
-def load_cve_model(path: str | Path) -> CveModel:
-    """A :class:`CveModel` from its bundle folder, or from a run folder (its shipped bundle)."""
-    p = Path(path).expanduser()
-    manifest = read_manifest(p)
-    if manifest["type"] == RUN_TYPE:
-        shipped = manifest.get("shipped")
-        if not isinstance(shipped, str) or "/" in shipped or shipped.startswith("."):
-            raise BundleError(f"{p}/manifest.json: 'shipped' must name a bundle folder inside the run")
-        return CveModel.load(p / shipped)
-    if manifest["type"] != CveModel.registry_name:
+def require_cve_model(model: Any, path: str | Path) -> CveModel:
+    """``model`` (what :func:`distilsec.bundle.load_model` gave for ``path``) if it is a CVE model.
+
+    ``distilsec cve`` and ``distilsec bench`` need the CWE index and the CVSS heads; any other bundle
+    type is one BundleError line saying what to pass instead.
+    """
+    if not isinstance(model, CveModel):
+        kind = getattr(model, "registry_name", type(model).__name__)
         raise BundleError(
-            f"{p} holds a {manifest['type']!r} bundle; `distilsec cve` and `distilsec bench` need a CVE model "
+            f"{path} holds a {kind!r} bundle; `distilsec cve` and `distilsec bench` need a CVE model "
             f"({CveModel.registry_name}) or a CVE run folder"
         )
-    return CveModel.load(p)
+    return model
+
+
+def load_cve_model(path: str | Path) -> CveModel:
+    """Deprecated (one release): ``require_cve_model(load_model(path), path)``; kept for old imports."""
+    import warnings
+
+    warnings.warn(
+        "load_cve_model is deprecated: use distilsec.bundle.load_model (+ require_cve_model)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return require_cve_model(load_model(path), path)

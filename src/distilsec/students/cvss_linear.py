@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from distilsec.bundle import (
     read_manifest,
     read_terms,
     validate_params,
+    with_extra,
     write_manifest,
 )
 from distilsec.data.cvss import METRICS, VALUES, base_score, build_vector, parse_vector, score_vector
@@ -230,19 +231,17 @@ class CvssLinearModel:
         self._check_fitted()
         return int(sum(c.size + self.intercept_[m].size for m, c in self.coef_.items()) + self.idf_.size)
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         self._check_fitted()
         path = Path(path)
-        write_manifest(
-            path,
-            {
-                "type": self.registry_name,
-                "params": self.get_params(),
-                "values": self.values_,
-                "n_parameters": self.n_parameters,
-                "distilsec_version": __version__,
-            },
-        )
+        own = {
+            "type": self.registry_name,
+            "params": self.get_params(),
+            "values": self.values_,
+            "n_parameters": self.n_parameters,
+            "distilsec_version": __version__,
+        }
+        write_manifest(path, with_extra(own, extra))
         terms = sorted(self.vocabulary_, key=self.vocabulary_.__getitem__)
         (path / VOCAB_FILE).write_text(json.dumps(terms, ensure_ascii=False))
         tensors = {"idf": self.idf_}

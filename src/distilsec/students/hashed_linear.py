@@ -8,8 +8,9 @@ learn from a teacher's soft targets.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,7 +22,6 @@ from torch import nn
 from distilsec._internal.tokens import hashing_vectorizer_params
 from distilsec.bundle import WEIGHTS, check_weight_shapes, load_weights
 from distilsec.registry import register
-from distilsec.students._torch_training import train_torch_classifier
 from distilsec.students.base import ClassifierMixin, SoftTargets, encode_labels
 
 __all__ = ["HashedLinearStudent"]
@@ -113,6 +113,8 @@ class HashedLinearStudent(ClassifierMixin):
         sample_weight: np.ndarray | None = None,
         classes: Sequence[str] | None = None,
     ) -> HashedLinearStudent:
+        from distilsec.students._torch_training import train_torch_classifier  # fit only: scoring never imports it
+
         self.classes_, y_idx = encode_labels(y, classes)
         x = self.transform(texts).tocsr()
         module = _SparseLinear(self.n_features, len(self.classes_))
@@ -149,9 +151,9 @@ class HashedLinearStudent(ClassifierMixin):
         self._check_fitted()
         return int(self.coef_.size + self.intercept_.size)
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         path = Path(path)
-        self._write_manifest(path, {"n_parameters": self.n_parameters})
+        self._write_manifest(path, {"n_parameters": self.n_parameters}, extra)
         save_file({"coef": self.coef_, "intercept": self.intercept_}, str(path / WEIGHTS))
         return path
 

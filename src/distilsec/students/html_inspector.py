@@ -14,9 +14,10 @@ Featurisation is vectorised numpy over the page bytes (tokens, a polynomial hash
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,7 +29,7 @@ from distilsec._internal.device import resolve_device
 from distilsec._internal.tokens import WORD_BYTE
 from distilsec.bundle import WEIGHTS, load_module_weights
 from distilsec.registry import register
-from distilsec.students._torch_training import predict_batches, train_torch_classifier
+from distilsec.students._torch_predict import predict_batches
 from distilsec.students.base import ClassifierMixin, SoftTargets, encode_labels
 
 __all__ = ["HTMLInspectorStudent", "HTMLInspectorModule", "token_chunk_counts"]
@@ -257,6 +258,8 @@ class HTMLInspectorStudent(ClassifierMixin):
         classes: Sequence[str] | None = None,
     ) -> HTMLInspectorStudent:
         """Train from scratch on texts and hard labels, plus the teacher's soft targets if given."""
+        from distilsec.students._torch_training import train_torch_classifier  # fit only: scoring never imports it
+
         self.classes_, y_idx = encode_labels(y, classes)
         torch.manual_seed(self.random_state)
         self.module_ = self._build(len(self.classes_))
@@ -298,9 +301,9 @@ class HTMLInspectorStudent(ClassifierMixin):
         self._check_fitted()
         return sum(p.numel() for p in self.module_.parameters())
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         path = Path(path)
-        self._write_manifest(path, {"n_parameters": self.n_parameters})
+        self._write_manifest(path, {"n_parameters": self.n_parameters}, extra)
         save_file({k: v.contiguous() for k, v in self.module_.state_dict().items()}, path / WEIGHTS)
         return path
 

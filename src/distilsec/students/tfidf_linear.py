@@ -9,8 +9,9 @@ stored as JSON and the IDF weights and coefficients as safetensors, so loading r
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,7 +22,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from distilsec.bundle import WEIGHTS, check_weight_shapes, load_weights, read_terms
 from distilsec.errors import ConfigError, DataError
 from distilsec.registry import register
-from distilsec.students._torch_training import train_torch_classifier
 from distilsec.students.base import ClassifierMixin, SoftTargets, encode_labels
 from distilsec.students.hashed_linear import _SparseLinear, _to_torch_sparse
 
@@ -117,6 +117,8 @@ class TfidfLinearStudent(ClassifierMixin):
         sample_weight: np.ndarray | None = None,
         classes: Sequence[str] | None = None,
     ) -> TfidfLinearStudent:
+        from distilsec.students._torch_training import train_torch_classifier  # fit only: scoring never imports it
+
         if self.loss not in LOSSES:
             raise ConfigError(f"tfidf_linear loss must be one of {LOSSES}, got {self.loss!r}")
         if soft_targets is not None and self.loss == "svm":
@@ -192,9 +194,9 @@ class TfidfLinearStudent(ClassifierMixin):
         self._check_fitted()
         return int(self.coef_.size + self.intercept_.size + self.idf_.size)
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         path = Path(path)
-        self._write_manifest(path, {"n_parameters": self.n_parameters})
+        self._write_manifest(path, {"n_parameters": self.n_parameters}, extra)
         terms = sorted(self.vocabulary_, key=self.vocabulary_.__getitem__)
         (path / VOCAB_FILE).write_text(json.dumps(terms, ensure_ascii=False))
         save_file({"coef": self.coef_, "intercept": self.intercept_, "idf": self.idf_}, str(path / WEIGHTS))

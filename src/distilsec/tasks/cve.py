@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
+from distilsec._internal.console import progress
 from distilsec.data.cve_record import CveRecord, merge_records
 from distilsec.data.decontaminate import BenchText, check_contamination, decontaminate, new_cache
 from distilsec.data.example import Example
@@ -68,10 +67,6 @@ class CveData:
         return sorted({str(e.label) for e in self.cwe_train})
 
 
-def _spinner() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True)
-
-
 def load_cve_records(
     root: Path, sources: Sequence[str], precedence: Sequence[str], skips: SkipCounter
 ) -> tuple[list[CveRecord], dict[str, Any]]:
@@ -84,7 +79,7 @@ def load_cve_records(
         raise DataError(f"unknown CVE sources {unknown}; known: {sorted(SOURCE_PATHS)}")
     records: list[CveRecord] = []
     per_source: dict[str, int] = {}
-    with _spinner() as bar:
+    with progress("spinner") as bar:
         for source in sources:
             kind, rel = SOURCE_PATHS[source]
             path = root / rel
@@ -169,11 +164,22 @@ def _bench_texts(paths: Sequence[str | Path]) -> tuple[list[BenchText], dict[str
     return texts, info
 
 
+@dataclass
+class _Caches:
+    """Shingles and MinHash signatures shared by both tasks (they share most texts): computed once."""
+
+    near_dup: Any
+    decontamination: Any
+    bench: list[BenchText]
+
+
 def prepare_cve_data(config: Any, *, data_dir: str | Path | None = None, benchmarks: Sequence[str] = ()) -> CveData:
-    """Everything from upstream files to decontaminated, time-split examples (``config`` is a Config)."""
-    from distilsec.data.curate import curate
-    from distilsec.data.near_dup import ShingleCache, near_copies, near_dedup
-    from distilsec.data.split import split_by_time
+    """Everything from upstream files to decontaminated, time-split examples (``config`` is a Config).
+
+    Both tasks (CWE, CVSS) go the same way, :func:`_prepare_task`: decontaminate -> curate (exact and near
+    duplicates) -> split by time -> drop near-copies across splits -> (CWE) drop rare classes -> audit.
+    """
+    from distilsec.data.near_dup import ShingleCache
 
     cve = config.cve
     root = resolve_data_dir(data_dir or config.data.data_dir, required=("cve", "cwe"))
@@ -188,119 +194,150 @@ def prepare_cve_data(config: Any, *, data_dir: str | Path | None = None, benchma
     }
     if not records:
         raise DataError(f"no CVE records read under {root / 'cve'} (skips: {skips.as_dict()})")
-
     report["benchmarks"] = bench_info
+    cwe_examples, cvss_examples = _task_examples(records, catalog, cve, report)
+    caches = _Caches(ShingleCache(config.curation.num_perm), new_cache(), bench)
+    out: dict[str, tuple[list[Example], ...]] = {}
+    for task, task_examples in (("cwe", cwe_examples), ("cvss", cvss_examples)):
+        out[task], report[task] = _prepare_task(config, task, task_examples, caches)
+    cwe, cvss = out["cwe"], out["cvss"]
+    return CveData(*cwe[:3], *cvss[:3], catalog=catalog, report=report, cwe_refit=cwe[3], cvss_refit=cvss[3])
+
+
+def _task_examples(
+    records: list[CveRecord], catalog: CweCatalog, cve: Any, report: dict[str, Any]
+) -> tuple[list[Example], list[Example]]:
+    """The CWE-labelled and the CVSS-labelled examples of the records up to ``cve.test_until``."""
     until = cve.test_until
-
-    def in_window(r: CveRecord) -> bool:
-        return not until or r.published[:10] < until
-
-    # ---- CWE task ----
-    labelled, label_report = label_records(
-        [r for r in records if in_window(r)], catalog, multi_cwe=cve.multi_cwe, category_policy=cve.category_policy
+    window = [r for r in records if not until or r.published[:10] < until]
+    labelled, report["cwe_labels"] = label_records(
+        window, catalog, multi_cwe=cve.multi_cwe, category_policy=cve.category_policy
     )
-    report["cwe_labels"] = label_report
     cwe_examples = [r.to_example(label) for r, label in labelled]
-    cvss_examples = [
-        r.to_example(r.cvss_vector) for r in records if in_window(r) and not r.rejected and _valid_vector(r)
-    ]
+    cvss_examples = [r.to_example(r.cvss_vector) for r in window if not r.rejected and _valid_vector(r)]
     report["cvss_labels"] = {
         "n_with_v3_vector": len(cvss_examples),
         "invalid_vectors": sum(1 for r in records if r.cvss_vector and not _valid_vector(r)),
     }
-    out: dict[str, Any] = {}
-    refits: dict[str, list[Example]] = {}
-    cache = ShingleCache(config.curation.num_perm)  # both tasks share most texts: shingle and hash them once
-    decon_cache = new_cache()  # likewise for every decontamination pass and audit (more permutations)
-    for task, task_examples in (("cwe", cwe_examples), ("cvss", cvss_examples)):
-        rep: dict[str, Any] = {}
-        task_examples_in = task_examples
-        cutoff = config.split.time_cutoff
-        if bench:  # every period: the time-split model trains before the cutoff, the refit on all of it
-            task_examples, rep["decontamination"] = decontaminate(
-                task_examples,
-                bench,
+    return cwe_examples, cvss_examples
+
+
+def _prepare_task(
+    config: Any, task: str, examples: list[Example], caches: _Caches
+) -> tuple[tuple[list[Example], ...], dict[str, Any]]:
+    """One task's (train, val, test, refit) and its report."""
+    from distilsec.data.split import split_by_time
+
+    cve = config.cve
+    rep: dict[str, Any] = {}
+    if caches.bench:  # every period: the time-split model trains before the cutoff, the refit on all of it
+        examples, rep["decontamination"] = _decontaminate_task(config, examples, caches)
+    examples = _curate_task(config, task, examples, caches, rep)
+    split = split_by_time(
+        examples, cutoff=config.split.time_cutoff, val_fraction=config.split.val_fraction, random_state=config.run.seed
+    )
+    val, test = _drop_cross_split_copies(config, split, caches, rep)
+    train = split.train
+    refit = [*train, *val, *test]
+    if task == "cwe":
+        train, val, refit = _drop_rare_classes(train, val, test, refit, cve.min_class_count, rep)
+    rep["split"] = {"train": len(train), "val": len(val), "test": len(test), "refit": len(refit), "info": split.info}
+    if caches.bench:  # the audit, on the final training sets (after dedup, splitting and class filtering)
+        for name, part in (("final_train_check", train), ("final_refit_check", refit)):
+            rep["decontamination"][name] = check_contamination(
+                part,
+                caches.bench,
                 threshold=cve.decontamination.threshold,
                 ngram=cve.decontamination.ngram,
-                cache=decon_cache,
+                cache=caches.decontamination,
             )
-            removed = set(rep["decontamination"]["removed_ids"])
-            rep["decontamination"]["removed_from_test_period"] = sum(
-                1 for e in task_examples_in if e.id in removed and e.time and e.time >= cutoff
-            )
-        with _spinner() as bar:
-            bar.add_task(f"{task}: exact + near-duplicate removal ({len(task_examples):,} records)")
-            # exact duplicates and label conflicts (a text with two labels: for CVSS, two vectors)
-            cur = curate(task_examples, near_dup_threshold=None, conflict_policy=config.curation.conflict_policy)
-            examples = cur.examples
-            kept_idx, dropped = near_dedup(
-                [e.text for e in examples], [e.label for e in examples], config.curation.near_dup_threshold, cache
-            )
-        rep["curation"] = {
-            k: v for k, v in cur.report.items() if k not in ("counts_in", "counts_out", "near_duplicates")
-        }
-        rep["curation"].update(
-            near_duplicates_removed=len(dropped),
-            near_duplicate_clusters=len(set(dropped.values())),
-            near_duplicates={
-                "threshold": config.curation.near_dup_threshold,
-                "num_perm": cache.num_perm,
-                "shingle": "char 5-grams, lower-cased",
-                "hash": "crc32",
-            },
-        )
-        split = split_by_time(
-            [examples[i] for i in kept_idx],
-            cutoff=cutoff,
-            val_fraction=config.split.val_fraction,
-            random_state=config.run.seed,
-        )
-        parts = {"val": split.val, "test": split.test}
-        copies = near_copies(
-            [e.text for e in split.train],
-            {name: [e.text for e in part] for name, part in parts.items()},
-            config.curation.near_dup_threshold,
-            cache,
-        )
-        kept = {name: [e for i, e in enumerate(part) if i not in copies[name]] for name, part in parts.items()}
-        removed = {name: len(copies[name]) for name in parts}
-        rep["cross_split_near_duplicates_removed"] = removed
-        train, val, test = split.train, kept["val"], kept["test"]
-        refit = [*train, *val, *test]
-        if task == "cwe":
-            all_counts = Counter(str(e.label) for e in refit)
-            refit = [e for e in refit if all_counts[str(e.label)] >= cve.min_class_count]
-            counts = Counter(str(e.label) for e in train)
-            rare = {c for c, n in counts.items() if n < cve.min_class_count}
-            n_before = len(train)
-            train = [e for e in train if e.label not in rare]
-            val = [e for e in val if e.label not in rare]
-            rep["rare_classes_dropped_from_train"] = {"classes": len(rare), "records": n_before - len(train)}
-            classes = {str(e.label) for e in train}
-            rep["test_label_coverage"] = round(sum(e.label in classes for e in test) / max(1, len(test)), 4)
-            rep["n_classes"] = len(classes)
-        rep["split"] = {
-            "train": len(train),
-            "val": len(val),
-            "test": len(test),
-            "refit": len(refit),
-            "info": split.info,
-        }
-        if bench:  # the audit, on the final training sets (after dedup, splitting and class filtering)
-            for name, part in (("final_train_check", train), ("final_refit_check", refit)):
-                rep["decontamination"][name] = check_contamination(
-                    part,
-                    bench,
-                    threshold=cve.decontamination.threshold,
-                    ngram=cve.decontamination.ngram,
-                    cache=decon_cache,
-                )
-        out[task] = (train, val, test)
-        refits[task] = refit
-        report[task] = rep
-    return CveData(
-        *out["cwe"], *out["cvss"], catalog=catalog, report=report, cwe_refit=refits["cwe"], cvss_refit=refits["cvss"]
+    return (train, val, test, refit), rep
+
+
+def _decontaminate_task(config: Any, examples: list[Example], caches: _Caches) -> tuple[list[Example], dict[str, Any]]:
+    """Remove benchmark copies; also count how many of them fell in the test period."""
+    cve = config.cve
+    kept, rep = decontaminate(
+        examples,
+        caches.bench,
+        threshold=cve.decontamination.threshold,
+        ngram=cve.decontamination.ngram,
+        cache=caches.decontamination,
     )
+    removed = set(rep["removed_ids"])
+    cutoff = config.split.time_cutoff
+    rep["removed_from_test_period"] = sum(1 for e in examples if e.id in removed and e.time and e.time >= cutoff)
+    return kept, rep
+
+
+def _curate_task(
+    config: Any, task: str, examples: list[Example], caches: _Caches, rep: dict[str, Any]
+) -> list[Example]:
+    """Exact duplicates, label conflicts (a text with two labels: for CVSS, two vectors), near-duplicates."""
+    from distilsec.data.curate import curate
+    from distilsec.data.near_dup import near_dedup
+
+    cache = caches.near_dup
+    with progress("spinner") as bar:
+        bar.add_task(f"{task}: exact + near-duplicate removal ({len(examples):,} records)")
+        cur = curate(examples, near_dup_threshold=None, conflict_policy=config.curation.conflict_policy)
+        curated = cur.examples
+        kept_idx, dropped = near_dedup(
+            [e.text for e in curated], [e.label for e in curated], config.curation.near_dup_threshold, cache
+        )
+    rep["curation"] = {k: v for k, v in cur.report.items() if k not in ("counts_in", "counts_out", "near_duplicates")}
+    rep["curation"].update(
+        near_duplicates_removed=len(dropped),
+        near_duplicate_clusters=len(set(dropped.values())),
+        near_duplicates={
+            "threshold": config.curation.near_dup_threshold,
+            "num_perm": cache.num_perm,
+            "shingle": "char 5-grams, lower-cased",
+            "hash": "crc32",
+        },
+    )
+    return [curated[i] for i in kept_idx]
+
+
+def _drop_cross_split_copies(
+    config: Any, split: Any, caches: _Caches, rep: dict[str, Any]
+) -> tuple[list[Example], list[Example]]:
+    """Val and test without near-copies of a training record."""
+    from distilsec.data.near_dup import near_copies
+
+    parts = {"val": split.val, "test": split.test}
+    copies = near_copies(
+        [e.text for e in split.train],
+        {name: [e.text for e in part] for name, part in parts.items()},
+        config.curation.near_dup_threshold,
+        caches.near_dup,
+    )
+    kept = {name: [e for i, e in enumerate(part) if i not in copies[name]] for name, part in parts.items()}
+    rep["cross_split_near_duplicates_removed"] = {name: len(copies[name]) for name in parts}
+    return kept["val"], kept["test"]
+
+
+def _drop_rare_classes(
+    train: list[Example],
+    val: list[Example],
+    test: list[Example],
+    refit: list[Example],
+    min_count: int,
+    rep: dict[str, Any],
+) -> tuple[list[Example], list[Example], list[Example]]:
+    """CWE classes with fewer than ``min_count`` records leave train/val (and, counted on all, the refit)."""
+    all_counts = Counter(str(e.label) for e in refit)
+    refit = [e for e in refit if all_counts[str(e.label)] >= min_count]
+    counts = Counter(str(e.label) for e in train)
+    rare = {c for c, n in counts.items() if n < min_count}
+    n_before = len(train)
+    train = [e for e in train if e.label not in rare]
+    val = [e for e in val if e.label not in rare]
+    rep["rare_classes_dropped_from_train"] = {"classes": len(rare), "records": n_before - len(train)}
+    classes = {str(e.label) for e in train}
+    rep["test_label_coverage"] = round(sum(e.label in classes for e in test) / max(1, len(test)), 4)
+    rep["n_classes"] = len(classes)
+    return train, val, refit
 
 
 def _valid_vector(r: CveRecord) -> bool:

@@ -1,5 +1,8 @@
 """Task loaders: the examples of one task, read from upstream formats under the data directory.
 
+Each task module (:mod:`distilsec.tasks.cmdline`, ``url``, ``html``, ``table``) says which inputs it reads
+(its ``inputs`` function); this module reads them all the same way and keeps the row accounting.
+
 Every row a reader yields is either kept or counted with a reason: rows of sources outside ``data.sources``
 are ``source_not_selected`` skips, rows without a label ``unlabelled`` skips, and texts cut at
 ``data.max_text_chars`` are counted as ``text_truncated`` notes (kept, but altered). Each input (a file or
@@ -8,6 +11,7 @@ an upstream source) is counted on its own, so a report can say rows in = rows re
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from distilsec.data.example import Example
-from distilsec.data.paths import resolve_data_dir
 from distilsec.data.skips import SkipCounter
 from distilsec.errors import DataError
 
-__all__ = ["load_examples", "CMDLINE_SOURCES", "SOURCE_NOT_SELECTED", "TEXT_TRUNCATED"]
+__all__ = ["load_examples", "Input", "counter_like", "SOURCE_NOT_SELECTED", "TEXT_TRUNCATED"]
 
 log = logging.getLogger("distilsec.data")
 
@@ -28,20 +31,9 @@ SOURCE_NOT_SELECTED = "source_not_selected"
 #: note reason of rows kept with their text cut to ``data.max_text_chars``
 TEXT_TRUNCATED = "text_truncated"
 
-#: source id -> (reader name, path under <data>/cmdline/raw)
-CMDLINE_SOURCES: dict[str, tuple[str, str]] = {
-    "lolbas": ("read_lolbas", "LOLBAS"),
-    "atomic-red-team": ("read_atomic_red_team", "atomic-red-team"),
-    "gtfobins": ("read_gtfobins", "GTFOBins"),
-    "loobins": ("read_loobins", "LOOBins"),
-    "slp-malicious": ("read_slp", "slp"),
-    "tldr": ("read_tldr", "tldr-pages.tar.xz"),
-    "nl2bash": ("read_nl2bash", "nl2bash"),
-}
-
 
 @dataclass
-class _Input:
+class Input:
     """One input whose rows are counted apart: a file, or an upstream source folder.
 
     ``skips`` is the input's own counter (merged into the caller's at the end), so that the rows in
@@ -55,87 +47,27 @@ class _Input:
     sources: frozenset[str] = field(default_factory=frozenset)
 
 
-def _counter_like(skips: SkipCounter) -> SkipCounter:
+def counter_like(skips: SkipCounter) -> SkipCounter:
+    """A fresh counter for one input, logging as ``skips`` does (merged into it when the input is read)."""
     return SkipCounter(max_logged_per_reason=skips.max_logged_per_reason)
 
 
-def _cmdline_raw(root: Path, sources: list[str], substitute: bool, skips: SkipCounter) -> Iterator[_Input]:
-    """One input per upstream source; sources not selected are not read at all (no rows in)."""
-    from distilsec.data import readers
-
-    unknown = sorted(set(sources) - set(CMDLINE_SOURCES))
-    if unknown:
-        raise DataError(f"unknown cmdline sources {unknown} in data.sources; known: {sorted(CMDLINE_SOURCES)}")
-    for source in sources or list(CMDLINE_SOURCES):
-        fn_name, rel = CMDLINE_SOURCES[source]
-        path = root / "cmdline" / "raw" / rel
-        if not path.exists():
-            raise DataError(f"cmdline source {source!r} expects {path}; it is missing")
-        reader = getattr(readers, fn_name)
-        kwargs = {"substitute_defaults": substitute} if source == "atomic-red-team" else {}
-        sub = _counter_like(skips)
-        yield _Input(source, reader(path, skips=sub, **kwargs), sub)
+#: the names these had before the task modules were split out
+_Input = Input
+_counter_like = counter_like
 
 
-def _html_input(data: Any, explicit: str | Path | None, skips: SkipCounter) -> _Input:
-    """The html task: ``data.path`` (an index CSV or a folder of pages), else ``<data>/html/index.csv``."""
-    from distilsec.data import readers
+def _inputs(data: Any, explicit: str | Path | None, skips: SkipCounter) -> Iterator[Input]:
+    """The inputs of the configured task, in reading order (the task module's ``inputs``)."""
+    from distilsec.tasks import get_task
 
-    sub = _counter_like(skips)
-    if data.path:
-        p = Path(data.path).expanduser()
-        stream = readers.read_html_dir(p, skips=sub) if p.is_dir() else readers.read_html_index(p, skips=sub)
-    else:
-        p = resolve_data_dir(explicit, required=("html",)) / "html" / "index.csv"
-        stream = readers.read_html_index(p, skips=sub)
-    return _Input(str(p), stream, sub, frozenset(data.sources))
+    task = get_task(data.task, missing=None)
+    if task is None or task.inputs is None:
+        raise DataError(f"unknown task {data.task!r}")
+    return task.inputs(data, explicit, skips)
 
 
-def _table_input(data: Any, skips: SkipCounter) -> _Input:
-    from distilsec.data import readers
-
-    if not data.path:
-        raise DataError("data.task 'table' needs data.path (a CSV, JSONL or Parquet file)")
-    sub = _counter_like(skips)
-    stream = readers.read_table(
-        data.path,
-        text_column=data.text_column,
-        label_column=data.label_column,
-        group_column=data.group_column,
-        time_column=data.time_column,
-        skips=sub,
-        column_keys={role: f"data.{role}_column" for role in ("text", "label", "group", "time")},
-    )
-    return _Input(str(data.path), stream, sub)
-
-
-def _inputs(data: Any, explicit: str | Path | None, skips: SkipCounter) -> Iterator[_Input]:
-    """The inputs of the configured task, in reading order."""
-    from distilsec.data import readers
-
-    task = data.task
-    sources = frozenset(data.sources)
-    if task == "cmdline":
-        root = resolve_data_dir(explicit, required=("cmdline",))
-        if data.format == "jsonl":
-            path = root / "cmdline" / "commands.jsonl.gz"
-            sub = _counter_like(skips)
-            yield _Input(str(path), readers.read_commands_jsonl(path, skips=sub), sub, sources)
-        else:
-            yield from _cmdline_raw(root, list(data.sources), data.substitute_atomic_defaults, skips)
-    elif task == "url":
-        path = resolve_data_dir(explicit, required=("url",)) / "url" / "urls.csv.gz"
-        sub = _counter_like(skips)
-        yield _Input(str(path), readers.read_url_csv(path, skips=sub), sub, sources)
-    elif task == "html":
-        yield _html_input(data, explicit, skips)
-    elif task == "table":
-        yield _table_input(data, skips)
-    else:
-        raise DataError(f"unknown task {task!r}")
-
-
-def _collect(inp: _Input, label_map: dict[str, str], max_chars: int, out: list[Example]) -> dict[str, Any]:
+def _collect(inp: Input, label_map: dict[str, str], max_chars: int, out: list[Example]) -> dict[str, Any]:
     """Append the input's kept examples to ``out``; return its row accounting.
 
     Returns ``{"rows_in", "read", "skips"[, "notes"]}`` where rows_in = read + the sum of skips.
@@ -225,3 +157,10 @@ def load_examples(
         raise DataError(f"the {d.task} task read no labelled examples (skips: {skips.as_dict()})")
     log.info("read %d %s examples (%d skipped)", len(out), d.task, skips.total)
     return out
+
+
+def __getattr__(name: str) -> Any:
+    """``CMDLINE_SOURCES`` moved to :mod:`distilsec.tasks.cmdline`; read lazily to keep imports one-way."""
+    if name == "CMDLINE_SOURCES":  # by name, so that import-linter sees no loaders <-> cmdline cycle
+        return importlib.import_module("distilsec.tasks.cmdline").CMDLINE_SOURCES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

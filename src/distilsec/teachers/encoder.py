@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -234,7 +235,7 @@ class EncoderTeacher(ClassifierMixin):
         return sum(p.numel() for p in self.model_.parameters())
 
     # ---- persistence ----
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         path = Path(path)
         self._write_manifest(
             path,
@@ -243,6 +244,7 @@ class EncoderTeacher(ClassifierMixin):
                 "fit_prior": self.fit_prior_,
                 "target_prior": self.target_prior_,
             },
+            extra,
         )
         self.model_.save_pretrained(path, safe_serialization=True)
         self.tokenizer_.save_pretrained(path)

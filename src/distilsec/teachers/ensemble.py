@@ -109,6 +109,16 @@ class EnsembleTeacher(ClassifierMixin):
                 stage.advance(len(texts))
         return out
 
+    def components(self) -> dict[str, Any]:
+        """The fitted members by name (``member-<i>``, in ``members`` order), evaluated beside the ensemble."""
+        self._check_fitted()
+        return {f"member-{i}": m for i, m in enumerate(self.members_)}
+
+    def predict_proba_components(self, texts: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The ensemble's probabilities and each member's, every member scored once."""
+        per_member = self.member_probas(self._check_texts(texts))
+        return self.combine_probas(per_member), {f"member-{i}": p for i, p in enumerate(per_member)}
+
     @staticmethod
     def _stage(desc: str, n: int) -> Any:
         """Log lines only: a bar here would sit on top of the member's own."""
@@ -136,13 +146,13 @@ class EnsembleTeacher(ClassifierMixin):
         return int(sum(int(getattr(m, "n_parameters", 0)) for m in self.members_))
 
     # ---- persistence: one bundle folder per member, no code in any of them ----
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         self._check_fitted()  # NotFittedError, not AttributeError, and no half-written folder
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         for i, m in enumerate(self.members_):
             m.save(path / f"member-{i}")
-        self._write_manifest(path, {"n_parameters": self.n_parameters, "n_members": len(self.members_)})
+        self._write_manifest(path, {"n_parameters": self.n_parameters, "n_members": len(self.members_)}, extra)
         return path
 
     @classmethod

@@ -16,16 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
 
+from distilsec._internal.console import console, progress
 from distilsec.errors import DataError
 from distilsec.teachers.ledger import TeacherLedger
 
@@ -90,18 +83,7 @@ class LabelRun:
 
 def rate_progress(disable: bool) -> Progress:
     """Progress bar on stderr with calls done, rate and ETA (silent when disabled or not a terminal)."""
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=disable,
-    )
+    return progress("rate", disable=disable)
 
 
 class StageProgress:
@@ -141,7 +123,7 @@ def stage_progress(
     """
     logger = logger or log
     logger.info("%s: started (%s %s)", desc, f"{total:,}", unit)
-    quiet = disable or not Console(stderr=True).is_terminal
+    quiet = disable or not console.is_terminal
     ok = False
     with rate_progress(disable=quiet) as bar:
         stage = StageProgress(bar, bar.add_task(desc, total=total, rate=""), unit)

@@ -6,24 +6,8 @@ and yields :class:`~distilsec.data.example.Example` records; bad records are cou
 raised when the reader is called.
 """
 
-from distilsec.data.readers.atomic_red_team import read_atomic_red_team, substitute_arguments
-from distilsec.data.readers.commands_jsonl import read_commands_jsonl
-from distilsec.data.readers.gtfobins import read_gtfobins
-from distilsec.data.readers.html import decode_html, read_html_dir, read_html_index, read_html_page
-from distilsec.data.readers.lolbas import read_lolbas
-from distilsec.data.readers.loobins import read_loobins
-from distilsec.data.readers.nl2bash import read_nl2bash
-from distilsec.data.readers.slp import read_slp
-from distilsec.data.readers.tabular import read_table
-from distilsec.data.readers.tldr import read_tldr
-from distilsec.data.readers.url_csv import (
-    read_iscx_csv,
-    read_phishtank_csv,
-    read_url_csv,
-    read_url_list,
-    registrable_domain,
-    url_parts,
-)
+import importlib
+from typing import Any
 
 __all__ = [
     "read_lolbas",
@@ -47,3 +31,38 @@ __all__ = [
     "url_parts",
     "substitute_arguments",
 ]
+
+_WHERE = {
+    "read_atomic_red_team": "distilsec.data.readers.atomic_red_team",
+    "substitute_arguments": "distilsec.data.readers.atomic_red_team",
+    "read_commands_jsonl": "distilsec.data.readers.commands_jsonl",
+    "read_gtfobins": "distilsec.data.readers.gtfobins",
+    "decode_html": "distilsec.data.readers.html",
+    "read_html_dir": "distilsec.data.readers.html",
+    "read_html_index": "distilsec.data.readers.html",
+    "read_html_page": "distilsec.data.readers.html",
+    "read_lolbas": "distilsec.data.readers.lolbas",
+    "read_loobins": "distilsec.data.readers.loobins",
+    "read_nl2bash": "distilsec.data.readers.nl2bash",
+    "read_slp": "distilsec.data.readers.slp",
+    "read_table": "distilsec.data.readers.tabular",
+    "read_tldr": "distilsec.data.readers.tldr",
+    "read_iscx_csv": "distilsec.data.readers.url_csv",
+    "read_phishtank_csv": "distilsec.data.readers.url_csv",
+    "read_url_csv": "distilsec.data.readers.url_csv",
+    "read_url_list": "distilsec.data.readers.url_csv",
+    "registrable_domain": "distilsec.data.readers.url_csv",
+    "url_parts": "distilsec.data.readers.url_csv",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Readers are imported on first use (PEP 562): importing one reader (``distilsec score`` reads event
+    files through :mod:`distilsec.data.readers.events`) must not import every format's dependencies."""
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

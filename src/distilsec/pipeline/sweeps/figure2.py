@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
 
+from distilsec._internal.console import console
+from distilsec._internal.device import set_threads
 from distilsec.errors import DataError
 from distilsec.pipeline.sweeps.semisup_config import SemisupConfig
 from distilsec.pipeline.sweeps.semisup_data import SemisupData, prepare_semisup_data
@@ -29,15 +30,9 @@ from distilsec.teachers.ledgered import LedgeredTeacher
 __all__ = ["run_figure2", "evaluate_model", "open_ledger", "fit_or_load_teacher"]
 
 log = logging.getLogger("distilsec.semisup")
-console = Console(stderr=True)
 
-
-def _set_threads(threads: int) -> None:
-    """``run.threads`` for torch (0 keeps torch's default), as ``distilsec run`` does."""
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+#: the headline figures a sweep row keeps (at the argmax / 0.5 decision; TPR@FPR from the test ROC)
+_HEADLINE = ("accuracy", "macro_f1", "auc", "auc_ovr_macro", "tpr_at_fpr_0.001", "tpr_at_fpr_0.01")
 
 
 def open_ledger(setting: str | None) -> Any:
@@ -66,23 +61,19 @@ def evaluate_model(
     proba_val: np.ndarray, proba_test: np.ndarray, y_val: list[str], y_test: list[str], classes: list[str], ev: Any
 ) -> dict[str, Any]:
     """Headline metrics on test: macro-F1 and accuracy at the argmax/0.5 decision, AUC, TPR@FPR from the
-    test ROC, and the TPR/FPR at the operating threshold chosen on validation data for ``target_fpr``."""
-    from distilsec.evaluation.metrics import binary_labels, binary_scores, choose_threshold, evaluate
+    test ROC, and the TPR/FPR at the operating threshold chosen on validation data for ``target_fpr``
+    (two-class tasks with a detection view only: :func:`distilsec.evaluation.evaluate` chooses it)."""
+    from distilsec.evaluation import Probas, Split, evaluate
 
-    # no detection view when neither the negative nor the positive class exists (e.g. website categories)
-    positive = ev.positive if (ev.positive in classes or ev.negative in classes) else None
-    binary = positive is not None
-    m = evaluate(y_test, proba_test, classes, positive=positive, negative=ev.negative, threshold=0.5)
-    out = {k: m.get(k) for k in ("accuracy", "macro_f1", "auc", "auc_ovr_macro", "tpr_at_fpr_0.001", "tpr_at_fpr_0.01")}
-    if binary and len(classes) == 2:
-        yb = binary_labels(y_val, classes, negative=ev.negative, positive=ev.positive)
-        sv = binary_scores(proba_val, classes, negative=ev.negative, positive=ev.positive)
-        thr = choose_threshold(yb, sv, ev.target_fpr)
-        op = evaluate(y_test, proba_test, classes, positive=ev.positive, negative=ev.negative, threshold=thr)
+    dev = Split([], y_val) if len(classes) == 2 else None
+    report = evaluate(Probas(proba_test, proba_val), Split([], y_test), dev, classes=classes, view=ev, at_default=True)
+    assert report.at_default is not None
+    out = {k: report.at_default.get(k) for k in _HEADLINE}
+    if report.threshold is not None:
         out |= {
-            "threshold": thr,
-            "tpr_at_val_threshold": op["tpr_at_threshold"],
-            "fpr_at_val_threshold": op["fpr_at_threshold"],
+            "threshold": report.threshold,
+            "tpr_at_val_threshold": report.metrics["tpr_at_threshold"],
+            "fpr_at_val_threshold": report.metrics["fpr_at_threshold"],
         }
     return out
 
@@ -149,15 +140,52 @@ def _f(v: Any) -> str:
     return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.4f}"
 
 
+def _pseudo_label_rows(config: SemisupConfig, data: SemisupData, teacher: Any, pool_proba: np.ndarray) -> list[dict]:
+    """Semi-supervised arm: each student on the labelled set + the teacher's confident pool labels."""
+    from distilsec.methods.pseudo_label import pseudo_label
+
+    s, ev, classes = config.semisup, config.evaluation, data.classes
+    if s.pseudo_label_threshold is None:
+        return []
+    x_l, y_l = [ex.text for ex in data.labelled], [str(ex.label) for ex in data.labelled]
+    x_val, y_val = [ex.text for ex in data.val], [str(ex.label) for ex in data.val]
+    x_test, y_test = [ex.text for ex in data.test], [str(ex.label) for ex in data.test]
+    pool_texts, pool_truth = [ex.text for ex in data.pool], [str(ex.label) for ex in data.pool]
+    pl_rows = []
+    for name, spec in config.students.items():
+        console.rule(f"[bold cyan]pseudo-labelling: {name}, threshold {s.pseudo_label_threshold}")
+        res = pseudo_label(
+            teacher,
+            create(spec.type, {"random_state": config.run.seed, **spec.params}),
+            x_l,
+            y_l,
+            pool_texts,
+            threshold=s.pseudo_label_threshold,
+            rounds=s.pseudo_label_rounds,
+            targets="soft",
+            temperature=config.method.temperature,
+            alpha=config.method.alpha,
+            classes=classes,
+            fit_teacher=False,
+            pool_truth=pool_truth,
+            teacher_proba=pool_proba,
+        )
+        m = evaluate_model(
+            res.student.predict_proba(x_val), res.student.predict_proba(x_test), y_val, y_test, classes, ev
+        )
+        pl_rows.append({"student": name, "rounds": res.rounds, "n_train": len(x_l) + len(res.kept)} | m)
+        console.print(f"{name:>8} labelled + {len(res.kept)} pseudo-labelled: macro-F1 {_f(m['macro_f1'])}")
+    return pl_rows
+
+
 def run_figure2(config: SemisupConfig, *, out: str | Path, data_dir: str | Path | None = None) -> dict[str, Any]:
     """Run the Figure-2 experiment; writes ``metrics.json``, ``report.md`` and ``figure2.png`` to ``out``."""
-    from distilsec.methods.pseudo_label import pseudo_label
     from distilsec.pipeline.sweeps.figure2_report import write_figure2_report
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    _set_threads(config.run.threads)
+    set_threads(config.run.threads)
     console.rule("[bold cyan]data: labelled set, unlabelled pool, val, test (by group)")
     data = prepare_semisup_data(config, data_dir=data_dir)
     if not data.pool:
@@ -199,33 +227,7 @@ def run_figure2(config: SemisupConfig, *, out: str | Path, data_dir: str | Path 
     console.rule("[bold cyan]students at each share of teacher-labelled data")
     rows, _ = _student_rows(config, data, pool_proba)
 
-    pl_rows = []
-    s = config.semisup
-    if s.pseudo_label_threshold is not None:
-        for name, spec in config.students.items():
-            console.rule(f"[bold cyan]pseudo-labelling: {name}, threshold {s.pseudo_label_threshold}")
-            res = pseudo_label(
-                teacher,
-                create(spec.type, {"random_state": config.run.seed, **spec.params}),
-                x_l,
-                y_l,
-                pool_texts,
-                threshold=s.pseudo_label_threshold,
-                rounds=s.pseudo_label_rounds,
-                targets="soft",
-                temperature=config.method.temperature,
-                alpha=config.method.alpha,
-                classes=classes,
-                fit_teacher=False,
-                pool_truth=pool_truth,
-                teacher_proba=pool_proba,
-            )
-            m = evaluate_model(
-                res.student.predict_proba(x_val), res.student.predict_proba(x_test), y_val, y_test, classes, ev
-            )
-            pl_rows.append({"student": name, "rounds": res.rounds, "n_train": len(x_l) + len(res.kept)} | m)
-            console.print(f"{name:>8} labelled + {len(res.kept)} pseudo-labelled: macro-F1 {_f(m['macro_f1'])}")
-
+    pl_rows = _pseudo_label_rows(config, data, teacher, pool_proba)
     result = {
         "config": config.model_dump(mode="json"),
         "data": data.report,

@@ -2,63 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_share_curve", "write_figure2_report", "figure2_table"]
+from distilsec.evaluation.plots import plot_share_curve  # moved there; importable from here for one release
+from distilsec.evaluation.report import write_report
 
-_STYLE = {"hard": "-", "soft": "--", "truth-only": ":"}
-
-
-def _num(v: Any) -> float:
-    return float("nan") if v is None else float(v)
-
-
-def plot_share_curve(
-    rows: Sequence[Mapping[str, Any]], teacher: Mapping[str, Any], path: str | Path, metrics: Sequence[str]
-) -> Path:
-    """One panel per metric: each student x targets as a line over the share, the teacher as a level."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.0), squeeze=False)
-    series: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for metric, ax in zip(metrics, axes[0], strict=True):
-        series.clear()
-        for r in rows:
-            series.setdefault((r["student"], r["targets"]), []).append((r["share"], _num(r.get(metric))))
-        hard = {k[0]: dict(v) for k, v in series.items() if k[1] == "hard"}
-        for (student, target), pts in sorted(series.items()):
-            pts = dict(sorted(pts))
-            # the soft line starts at share 0 from the hard point: with no teacher rows they are one model
-            if target == "soft" and 0.0 not in pts and 0.0 in hard.get(student, {}):
-                pts[0.0] = hard[student][0.0]
-            xs = sorted(pts)
-            label = f"{student} ({target})" if target != "truth-only" else f"{student}: analyst rows only"
-            ax.plot([100 * x for x in xs], [pts[x] for x in xs], _STYLE.get(target, "-"), marker="o", label=label)
-        level = _num(teacher.get(metric))
-        if level == level:
-            ax.axhline(level, color="black", linewidth=1.2, alpha=0.7, label="teacher")
-        ax.set_xlabel("teacher-labelled share of the student's training data (%)")
-        ax.set_ylabel(metric.replace("_", " "))
-        ax.grid(alpha=0.3)
-    # one legend under the panels: inside a panel it hides points (e.g. a low truth-only point)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    ncol = min(4, len(labels))
-    n_rows = -(-len(labels) // ncol) if labels else 0
-    bottom = min(0.3, 0.02 + 0.05 * n_rows)
-    fig.set_size_inches(5.2 * len(metrics), 4.0 + 0.3 * n_rows)
-    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, bottom, 1, 1))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+__all__ = ["plot_share_curve", "write_figure2_report", "figure2_sections", "figure2_table"]
 
 
 def _fmt(v: Any) -> str:
@@ -84,17 +35,27 @@ def figure2_table(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> 
     return "\n".join(lines)
 
 
+def _metric_names(result: Mapping[str, Any]) -> list[str]:
+    """The report's metrics: detection figures for two classes, multi-class figures otherwise."""
+    if len(result["classes"]) == 2:
+        return ["macro_f1", "tpr_at_fpr_0.001", "auc"]
+    return ["macro_f1", "accuracy", "auc_ovr_macro"]
+
+
 def write_figure2_report(out: Path, result: Mapping[str, Any]) -> None:
     """``metrics.json``, ``figure2.png`` and ``report.md`` in ``out``."""
-    binary = len(result["classes"]) == 2
-    metrics = ["macro_f1", "tpr_at_fpr_0.001", "auc"] if binary else ["macro_f1", "accuracy", "auc_ovr_macro"]
-    (out / "metrics.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    metrics = _metric_names(result)
     plot_share_curve(result["students"], result["teacher"], out / "figure2.png", metrics[:2])
+    title = f"Figure 2: {result['config']['run']['name']}"
+    write_report(out, title=title, sections=figure2_sections(result), metrics=result)
+
+
+def figure2_sections(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The ``report.md`` sections of a Figure-2 run (the plot ``figure2.png`` sits next to it)."""
+    metrics = _metric_names(result)
     t = result["teacher"]
     split = result["data"].get("semisup_split", {})
-    lines = [
-        f"# Figure 2: {result['config']['run']['name']}",
-        "",
+    setup = [
         f"Classes: {', '.join(result['classes'])}. Whole groups held out: labelled set, pool, val, test share none.",
         "",
         "| part | examples | groups | share of the 5 largest groups |",
@@ -104,22 +65,23 @@ def write_figure2_report(out: Path, result: Mapping[str, Any]) -> None:
         f"Teacher ({result['config']['teacher']['type']}), trained on the labelled set only: "
         + ", ".join(f"{m} {_fmt(t.get(m))}" for m in metrics)
         + f"; accuracy of its labels on the pool {_fmt(t.get('pool_label_accuracy'))}.",
-        "",
-        "![Figure 2](figure2.png)",
-        "",
-        figure2_table(result["students"], metrics),
-        "",
     ]
+    curve = f"![Figure 2](figure2.png)\n\n{figure2_table(result['students'], metrics)}"
+    sections = [("Set-up", "\n".join(setup)), ("Students at each teacher-labelled share", curve)]
     if result.get("pseudo_label"):
-        lines += ["## Semi-supervised: labelled set + confident pseudo-labels", ""]
-        lines += ["| student | train rows | kept / pool | pseudo-label accuracy (kept) | " + " | ".join(metrics) + " |"]
-        lines += ["|" + "---|" * (4 + len(metrics))]
-        for r in result["pseudo_label"]:
-            last = r["rounds"][-1]
-            lines.append(
-                f"| {r['student']} | {r['n_train']} | {last['kept']} / {last['pool']} | "
-                f"{_fmt(last['pseudo_label_accuracy_kept'])} | " + " | ".join(_fmt(r.get(m)) for m in metrics) + " |"
-            )
-        lines.append("")
-    lines.append(f"Wall time of the whole run: {result['wall_seconds']:.0f} s.")
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+        sections.append(("Semi-supervised: labelled set + confident pseudo-labels", _pseudo_label_table(result)))
+    sections.append(("Wall time", f"Wall time of the whole run: {result['wall_seconds']:.0f} s."))
+    return sections
+
+
+def _pseudo_label_table(result: Mapping[str, Any]) -> str:
+    metrics = _metric_names(result)
+    lines = ["| student | train rows | kept / pool | pseudo-label accuracy (kept) | " + " | ".join(metrics) + " |"]
+    lines += ["|" + "---|" * (4 + len(metrics))]
+    for r in result["pseudo_label"]:
+        last = r["rounds"][-1]
+        lines.append(
+            f"| {r['student']} | {r['n_train']} | {last['kept']} / {last['pool']} | "
+            f"{_fmt(last['pseudo_label_accuracy_kept'])} | " + " | ".join(_fmt(r.get(m)) for m in metrics) + " |"
+        )
+    return "\n".join(lines)

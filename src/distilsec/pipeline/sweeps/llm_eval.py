@@ -9,25 +9,23 @@ malicious samples it catches, which gives the flip rate.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
 
+from distilsec._internal.console import console
 from distilsec.config import load_config
 from distilsec.data.example import Example
 from distilsec.errors import DataError
+from distilsec.evaluation.report import write_report
 from distilsec.students.base import encode_labels
 from distilsec.teachers.llm.calibration import Calibrator, bias_report
 from distilsec.teachers.llm.injection import FRESH_INJECTIONS, HELD_OUT_INJECTIONS, INJECTIONS, flip_rate
 from distilsec.teachers.llm.teacher import CONTENT_FREE_INPUTS, LLMTeacher
 
-__all__ = ["run_llm_eval", "sample_validation", "cross_fit"]
-
-console = Console(stderr=True)
+__all__ = ["run_llm_eval", "llm_eval_sections", "sample_validation", "cross_fit"]
 METHODS = ("none", "contextual", "bias", "affine")
 
 
@@ -97,11 +95,41 @@ def run_llm_eval(
 
     console.rule("[bold cyan]LLM teacher: few-shot examples from train; label the validation sample")
     task = config.data.task if config.data.task in ("cmdline", "url") else "text"
-    params = {"task": task, "random_state": seed, **teacher_params, "calibration": "none"}
-    teacher = LLMTeacher(**params)
+    teacher = LLMTeacher(**{"task": task, "random_state": seed, **teacher_params, "calibration": "none"})
     if backend is not None:
         teacher.connect(backend)
     teacher.fit([ex.text for ex in data.train], [str(ex.label) for ex in data.train], classes=classes)
+    labelled = _label_sample(teacher, texts)
+    reports = _calibration_reports(labelled["logp"], y, folds, labelled["cf"], classes)
+    injection: dict[str, Any] = {}
+    if n_inject and "malicious" in classes and "benign" in classes:
+        injection = _injection_report(teacher, texts, labelled["logp"], y, classes, task, n_inject)
+    run = labelled["run"]
+    result = {
+        "config": str(config_path),
+        "task": config.data.task,
+        "teacher": teacher.get_params() | {"model_id": labelled["model_id"]},
+        "shots": teacher.shots_,
+        "sample": {"n": len(sample), "by_label": {c: int((y == j).sum()) for j, c in enumerate(classes)}},
+        "calls": run.calls,
+        "cached": run.cached,
+        "call_seconds": round(run.call_seconds, 1),
+        "label_seconds": round(labelled["seconds"], 1),
+        "seconds_per_call": round(run.call_seconds / run.calls, 3) if run.calls else None,
+        "recorded_seconds_per_call": labelled["recorded_spc"],
+        "calibration": reports,
+        "guard_hits_on_clean_sample": labelled["guard_hits"],
+        "injection": injection,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+    title = f"LLM teacher on the {result['task']} validation split"
+    write_report(out, title=title, sections=llm_eval_sections(result), metrics=result, metrics_name="llm_eval.json")
+    teacher.close()
+    return result
+
+
+def _label_sample(teacher: LLMTeacher, texts: list[str]) -> dict[str, Any]:
+    """Raw log-probabilities of the sample and of the content-free inputs, with the run's call accounting."""
     t0 = time.perf_counter()
     logp = teacher.raw_logprobs(texts, desc="LLM teacher: validation sample")
     run, guard_hits = teacher.last_run_, teacher.guard_hits_
@@ -109,7 +137,21 @@ def run_llm_eval(
     recorded = teacher.ledger_.get_many(model_id, template_id, texts) if teacher.ledger_ is not None else {}
     recorded_spc = float(np.mean([e.seconds for e in recorded.values()])) if recorded else None
     cf = teacher.raw_logprobs(list(CONTENT_FREE_INPUTS), desc="content-free inputs")
-    label_seconds = time.perf_counter() - t0
+    return {
+        "logp": logp,
+        "cf": cf,
+        "run": run,
+        "guard_hits": guard_hits,
+        "model_id": model_id,
+        "recorded_spc": None if recorded_spc is None else round(recorded_spc, 3),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _calibration_reports(
+    logp: np.ndarray, y: np.ndarray, folds: np.ndarray, cf: np.ndarray, classes: list[str]
+) -> dict[str, dict[str, Any]]:
+    """:func:`bias_report` of the raw teacher and of each cross-fitted calibration method."""
     reports = {}
     for method in METHODS:
         proba = np.exp(logp) if method == "none" else cross_fit(method, logp, y, folds, cf)
@@ -124,54 +166,42 @@ def run_llm_eval(
             f"predicted malicious {r['predicted_share'].get('malicious', float('nan')):.2f} "
             f"(true {r['true_share'].get('malicious', float('nan')):.2f})"
         )
+    return reports
 
+
+def _injection_report(
+    teacher: LLMTeacher,
+    texts: list[str],
+    logp: np.ndarray,
+    y: np.ndarray,
+    classes: list[str],
+    task: str,
+    n_inject: int,
+) -> dict[str, Any]:
+    """Flip rate of the caught malicious samples under each payload set, without and with the guard."""
+    console.rule("[bold cyan]prompt injection: flip rate of caught malicious samples")
     injection: dict[str, Any] = {}
-    if n_inject and "malicious" in classes and "benign" in classes:
-        console.rule("[bold cyan]prompt injection: flip rate of caught malicious samples")
-        teacher.calibrator_ = Calibrator("affine").fit(logp, y)  # calibrated on the whole sample
-        proba = teacher.calibrator_.transform(logp)
-        caught = [
-            t for t, p, yy in zip(texts, proba, y, strict=True) if classes[yy] == "malicious" and p.argmax() == yy
-        ]
-        for guard in ("none", "max"):
-            teacher.injection_guard = guard
-            sets = (("design", INJECTIONS), ("held-out", HELD_OUT_INJECTIONS), ("fresh", FRESH_INJECTIONS))
-            for name, payloads in sets:
-                if caught:
-                    r = flip_rate(teacher, caught[:n_inject], task=task, payloads=payloads)
-                    injection[f"{name} payloads, guard {guard}"] = r
-                    console.print(f"{name:>8} payloads, guard {guard:>4}: flip rate {r['flip_rate']:.3f}")
-    result = {
-        "config": str(config_path),
-        "task": config.data.task,
-        "teacher": teacher.get_params() | {"model_id": model_id},
-        "shots": teacher.shots_,
-        "sample": {"n": len(sample), "by_label": {c: int((y == j).sum()) for j, c in enumerate(classes)}},
-        "calls": run.calls,
-        "cached": run.cached,
-        "call_seconds": round(run.call_seconds, 1),
-        "label_seconds": round(label_seconds, 1),
-        "seconds_per_call": round(run.call_seconds / run.calls, 3) if run.calls else None,
-        "recorded_seconds_per_call": None if recorded_spc is None else round(recorded_spc, 3),
-        "calibration": reports,
-        "guard_hits_on_clean_sample": guard_hits,
-        "injection": injection,
-        "wall_seconds": round(time.perf_counter() - started, 1),
-    }
-    (out / "llm_eval.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (out / "report.md").write_text(_report(result))
-    teacher.close()
-    return result
+    teacher.calibrator_ = Calibrator("affine").fit(logp, y)  # calibrated on the whole sample
+    proba = teacher.calibrator_.transform(logp)
+    caught = [t for t, p, yy in zip(texts, proba, y, strict=True) if classes[yy] == "malicious" and p.argmax() == yy]
+    for guard in ("none", "max"):
+        teacher.injection_guard = guard
+        sets = (("design", INJECTIONS), ("held-out", HELD_OUT_INJECTIONS), ("fresh", FRESH_INJECTIONS))
+        for name, payloads in sets:
+            if caught:
+                r = flip_rate(teacher, caught[:n_inject], task=task, payloads=payloads)
+                injection[f"{name} payloads, guard {guard}"] = r
+                console.print(f"{name:>8} payloads, guard {guard:>4}: flip rate {r['flip_rate']:.3f}")
+    return injection
 
 
 def _f(v: Any) -> str:
     return "n/a" if v is None else f"{v:.3f}"
 
 
-def _report(r: dict[str, Any]) -> str:
+def llm_eval_sections(r: dict[str, Any]) -> list[tuple[str, str]]:
+    """The ``report.md`` sections of an LLM-teacher evaluation: calibration, then prompt injection."""
     lines = [
-        f"# LLM teacher on the {r['task']} validation split",
-        "",
         f"Model `{r['teacher']['model']}` ({r['teacher']['model_id']}), {r['teacher']['n_shots']} shots per class; "
         f"sample {r['sample']['by_label']}; {r['calls']} calls made, {r['cached']} from the ledger, "
         f"{_f(r['recorded_seconds_per_call'])} s per call as recorded in the ledger when first made. "
@@ -189,26 +219,29 @@ def _report(r: dict[str, Any]) -> str:
             f"{_f(b['predicted_share'].get('malicious'))} | {_f(b['true_share'].get('malicious'))} | "
             f"{_f(b.get('fpr'))} | {_f(b.get('tpr'))} |"
         )
-    inj = r.get("injection") or {}
-    if inj:
-        first = next(iter(inj.values()))
-        lines += [
-            "",
-            f"Prompt injection: {first['n_samples']} caught malicious samples, each payload placed as a prefix and "
-            f"as a suffix; the guard found instruction-like text in {r['guard_hits_on_clean_sample']} of the "
-            f"{r['sample']['n']} clean validation inputs.",
-            "",
-            "| payload set, guard | injected inputs | flipped to benign | flip rate | mean P(mal.) before -> after |",
-            "|---|---|---|---|---|",
-        ]
-        for name, v in inj.items():
-            lines.append(
-                f"| {name} | {v['n_injected']} | {v['flips']} | {v['flip_rate']:.3f} | "
-                f"{v['mean_p_positive_before']:.3f} -> {v['mean_p_positive_after']:.3f} |"
-            )
-        for name, v in inj.items():
-            lines += ["", f"Per payload ({name}):", "", "| payload | flip rate |", "|---|---|"]
-            lines += [
-                f"| `{p.replace('|', '/').replace(chr(10), ' ')}` | {x:.3f} |" for p, x in v["by_payload"].items()
-            ]
-    return "\n".join(lines) + "\n"
+    sections = [("Calibration", "\n".join(lines))]
+    if r.get("injection"):
+        sections.append(("Prompt injection", _injection_section(r)))
+    return sections
+
+
+def _injection_section(r: dict[str, Any]) -> str:
+    inj = r["injection"]
+    first = next(iter(inj.values()))
+    lines = [
+        f"Prompt injection: {first['n_samples']} caught malicious samples, each payload placed as a prefix and "
+        f"as a suffix; the guard found instruction-like text in {r['guard_hits_on_clean_sample']} of the "
+        f"{r['sample']['n']} clean validation inputs.",
+        "",
+        "| payload set, guard | injected inputs | flipped to benign | flip rate | mean P(mal.) before -> after |",
+        "|---|---|---|---|---|",
+    ]
+    for name, v in inj.items():
+        lines.append(
+            f"| {name} | {v['n_injected']} | {v['flips']} | {v['flip_rate']:.3f} | "
+            f"{v['mean_p_positive_before']:.3f} -> {v['mean_p_positive_after']:.3f} |"
+        )
+    for name, v in inj.items():
+        lines += ["", f"Per payload ({name}):", "", "| payload | flip rate |", "|---|---|"]
+        lines += [f"| `{p.replace('|', '/').replace(chr(10), ' ')}` | {x:.3f} |" for p, x in v["by_payload"].items()]
+    return "\n".join(lines)

@@ -23,21 +23,24 @@ import random
 import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
 
+from distilsec._internal.console import console
+from distilsec._internal.device import set_threads
 from distilsec.data.example import Example
 from distilsec.errors import ConfigError, DataError
+from distilsec.evaluation import Report, Split, evaluate
+from distilsec.evaluation.metrics import binary_scores
 from distilsec.pipeline.sweeps.synth_config import SynthArm, SynthConfig
 from distilsec.registry import create
 
 __all__ = ["run_synth_tables"]
 
 log = logging.getLogger("distilsec.methods.synthesize")
-console = Console(stderr=True)
 
 
 def _attack_key(by: str, names: Sequence[str]) -> Callable[[Example], str]:
@@ -117,20 +120,69 @@ def _fit(config: SynthConfig, name: str, texts: list[str], y: list[str], classes
     return create(spec.type, params).fit(texts, y, classes=classes)
 
 
+@dataclass
+class _HeldOut:
+    """The data with whole attacks held out: ``train``/``val``/``test`` hold none of them, ``holdout`` all."""
+
+    train: list[Example]
+    val: list[Example]
+    test: list[Example]
+    holdout: list[Example]
+    positives: list[Example]  # the held-out attacks' malicious examples (Table 1's rows)
+    key: Callable[[Example], str]
+
+
 def run_synth_tables(config: SynthConfig, *, out: str | Path, data_dir: str | Path | None = None) -> dict[str, Any]:
     """Train production and synthetic-data arms, score held-out attacks and the general test set.
 
     Writes ``report.md``, ``metrics.json``, ``table1.{md,png}``, ``table2.{md,png}`` and one folder
     per arm under ``samples/`` (the generated samples, rejections and filter statistics).
     """
-    from distilsec.evaluation.metrics import binary_labels, binary_scores, choose_threshold, evaluate
-    from distilsec.methods.synthesize import synthesize
-    from distilsec.methods.synthesize.report import write_synth_run
     from distilsec.pipeline.run import prepare_data
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    s, ev = config.synth, config.evaluation
+    task, student = _check(config)
+    set_threads(config.run.threads)
+    t0 = time.perf_counter()
+    console.rule("[bold cyan]data: read, curate, split; hold out whole attacks")
+    data = prepare_data(config, data_dir=data_dir)
+    held = _hold_out(config, data)
+    x_tr, y_tr = [e.text for e in held.train], [str(e.label) for e in held.train]
+    judge = _fit_judge(config, x_tr, y_tr, data.classes)
+    arms: dict[str, dict[str, Any]] = {"production": {"synthetic": 0}}
+    models: dict[str, Any] = {}
+    console.rule(f"[bold cyan]production: {config.students[student].type}, no synthetic data")
+    models["production"] = _fit(config, student, x_tr, y_tr, data.classes)
+    for name, arm in config.synth.arms.items():
+        arms[name], synthetic = _synth_arm(config, name, arm, task, held, judge, data.preprocess, out)
+        x_syn, y_syn = [e.text for e in synthetic], [str(e.label) for e in synthetic]
+        models[name] = _fit(config, student, x_tr + x_syn, y_tr + y_syn, data.classes)
+    console.rule("[bold cyan]evaluation: held-out attacks (Table 1), general test set (Table 2)")
+    reports = _evaluate_arms(config, models, held, data.classes)
+    thresholds = {n: r.threshold for n, r in reports.items()}
+    s = config.synth
+    metrics = {
+        "task": task,
+        "holdout_by": s.holdout_by,
+        "holdout": sorted({h.lower() for h in s.holdout}),
+        "n": {"train": len(held.train), "val": len(held.val), "test": len(held.test), "holdout": len(held.holdout)},
+        "arms": arms,
+        "thresholds": thresholds,
+        "table1": _table1(config, models, held, data.classes, thresholds),
+        "table2": _table2(config, reports, arms),
+        "general_test": {n: r.metrics for n, r in reports.items()},
+        "seconds": round(time.perf_counter() - t0, 1),
+        "data_report": data.report,
+    }
+    _write(out, config, metrics, list(models))
+    console.print(f"[bold green]done[/]: {out}/report.md")
+    return metrics
+
+
+def _check(config: SynthConfig) -> tuple[str, str]:
+    """The task and the student of the tables, after the checks made before reading any data."""
+    s = config.synth
     task = s.task or config.data.task
     if task not in ("cmdline", "url", "html"):
         raise ConfigError(f"synth.task must be cmdline, url or html (data.task is {config.data.task!r})")
@@ -139,14 +191,12 @@ def run_synth_tables(config: SynthConfig, *, out: str | Path, data_dir: str | Pa
     student = s.student or next(iter(config.students), None)
     if student not in config.students:
         raise ConfigError(f"synth.student {student!r} is not a key of students ({list(config.students)})")
-    if config.run.threads:  # as ``distilsec run`` does
-        import torch
+    return task, student
 
-        torch.set_num_threads(config.run.threads)
-    t0 = time.perf_counter()
 
-    console.rule("[bold cyan]data: read, curate, split; hold out whole attacks")
-    data = prepare_data(config, data_dir=data_dir)
+def _hold_out(config: SynthConfig, data: Any) -> _HeldOut:
+    """Move every example of a ``synth.holdout`` attack, from whichever split, into the held-out set."""
+    s = config.synth
     key = _attack_key(s.holdout_by, s.holdout)
     held = {h.lower() for h in s.holdout}
     parts = {"train": data.train, "val": data.val, "test": data.test}
@@ -158,150 +208,140 @@ def run_synth_tables(config: SynthConfig, *, out: str | Path, data_dir: str | Pa
     missing = sorted(held - {key(ex) for ex in held_pos})
     if missing:
         log.warning("held-out attacks with no %s example: %s", s.positive, missing)
-    classes = data.classes
-    x_tr, y_tr = [e.text for e in train], [str(e.label) for e in train]
+    return _HeldOut(train, val, test, holdout, held_pos, key)
+
+
+def _fit_judge(config: SynthConfig, x_tr: list[str], y_tr: list[str], classes: list[str]) -> Any:
+    """The ``synth.judge`` model filtering generated samples (None for ``none``), fitted on the training part."""
+    s = config.synth
+    if s.judge == "none":
+        return None
+    console.rule(f"[bold cyan]judge: {s.judge}")
+    if s.judge == "teacher":
+        params = dict(config.teacher.params)
+        params.setdefault("random_state", config.run.seed)
+        return create(config.teacher.type, params).fit(x_tr, y_tr, classes=classes)
+    if s.judge in config.students:
+        return _fit(config, s.judge, x_tr, y_tr, classes)
+    raise ConfigError(f"synth.judge must be 'none', 'teacher' or a students key, not {s.judge!r}")
+
+
+def _synth_arm(
+    config: SynthConfig,
+    name: str,
+    arm: SynthArm,
+    task: str,
+    held: _HeldOut,
+    judge: Any,
+    preprocess: Any,
+    out: Path,
+) -> tuple[dict[str, Any], list[Example]]:
+    """Generate and filter one arm's synthetic samples (written under ``samples/<name>``); its summary row."""
+    from distilsec.methods.synthesize import synthesize
+    from distilsec.methods.synthesize.report import write_synth_run
+
+    s = config.synth
+    console.rule(f"[bold cyan]{name}: {arm.generator} generator, seeds {arm.seeds} {arm.seed_groups or ''}")
+    seeds = _seeds(held.train, arm, s.positive, s.holdout_by, config.run.seed)
+    generator = _generator(config, arm, task)
+    t_gen = time.perf_counter()
+    try:
+        result = synthesize(
+            generator,
+            seeds,
+            n_per_seed=arm.n_per_seed,
+            task=task,
+            protected=held.val + held.test + held.holdout,
+            judge=judge,
+            judge_threshold=s.judge_threshold,
+            near_dup_threshold=s.near_dup_threshold,
+            preprocess=preprocess,
+            random_state=config.run.seed,
+        )
+    finally:
+        if hasattr(generator, "close"):
+            generator.close()
+    gen_seconds = time.perf_counter() - t_gen
+    cost = generator.cost() if hasattr(generator, "cost") else {}
+    write_synth_run(out / "samples" / name, result.examples, result.rejected, result.stats, seeds=seeds)
+    synthetic = result.examples
+    summary = {
+        "generator": getattr(generator, "name", arm.generator),
+        "seeds": len(seeds),
+        "seed_attacks": sorted({e.group for e in seeds})[:50],
+        "synthetic": len(synthetic),
+        # what the generator knew of the held-out attacks (binary-swap tables, an LLM's pretraining):
+        # samples that are about a held-out attack without copying any held-out example
+        "synthetic_naming_holdout": sum(1 for e in synthetic if held.key(e)),
+        "generated": result.stats.get("generated"),
+        "rejected_by_filter": result.stats.get("rejected_by_filter"),
+        "near_duplicate_share_protected": result.stats.get("near_duplicate_share_protected"),
+        "generation_seconds": round(gen_seconds, 1),
+        "llm_cost": cost,
+    }
+    console.print(f"{name}: {len(synthetic)} synthetic samples kept of {result.stats.get('generated')}")
+    if not synthetic:
+        log.warning("%s: no synthetic sample passed the filters; the arm equals production", name)
+    return summary, synthetic
+
+
+def _evaluate_arms(
+    config: SynthConfig, models: dict[str, Any], held: _HeldOut, classes: list[str]
+) -> dict[str, Report]:
+    """Each model on the general test set at the threshold chosen on validation (the stored threshold)."""
+    test = Split.from_examples(held.test, metadata=False)
+    dev = Split.from_examples(held.val, metadata=False)
+    return {n: evaluate(m, test, dev, classes=classes, view=config.evaluation) for n, m in models.items()}
+
+
+def _table1(
+    config: SynthConfig, models: dict[str, Any], held: _HeldOut, classes: list[str], thresholds: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Mean score and recall at each model's threshold per held-out attack, all of them, and their benign rows."""
+    s, ev = config.synth, config.evaluation
 
     def scores(model: Any, exs: list[Example]) -> np.ndarray:
         proba = model.predict_proba([e.text for e in exs])
         return binary_scores(proba, classes, negative=ev.negative, positive=ev.positive)
 
-    yb_val = binary_labels([str(e.label) for e in val], classes, negative=ev.negative, positive=ev.positive)
-
-    judge = None
-    if s.judge != "none":
-        console.rule(f"[bold cyan]judge: {s.judge}")
-        if s.judge == "teacher":
-            params = dict(config.teacher.params)
-            params.setdefault("random_state", config.run.seed)
-            judge = create(config.teacher.type, params).fit(x_tr, y_tr, classes=classes)
-        elif s.judge in config.students:
-            judge = _fit(config, s.judge, x_tr, y_tr, classes)
-        else:
-            raise ConfigError(f"synth.judge must be 'none', 'teacher' or a students key, not {s.judge!r}")
-
-    arms: dict[str, dict[str, Any]] = {"production": {"synthetic": 0}}
-    models: dict[str, Any] = {}
-    console.rule(f"[bold cyan]production: {config.students[student].type}, no synthetic data")
-    models["production"] = _fit(config, student, x_tr, y_tr, classes)
-    protected = val + test + holdout
-    for name, arm in s.arms.items():
-        console.rule(f"[bold cyan]{name}: {arm.generator} generator, seeds {arm.seeds} {arm.seed_groups or ''}")
-        seeds = _seeds(train, arm, s.positive, s.holdout_by, config.run.seed)
-        generator = _generator(config, arm, task)
-        t_gen = time.perf_counter()
-        try:
-            result = synthesize(
-                generator,
-                seeds,
-                n_per_seed=arm.n_per_seed,
-                task=task,
-                protected=protected,
-                judge=judge,
-                judge_threshold=s.judge_threshold,
-                near_dup_threshold=s.near_dup_threshold,
-                preprocess=data.preprocess,
-                random_state=config.run.seed,
-            )
-        finally:
-            if hasattr(generator, "close"):
-                generator.close()
-        gen_seconds = time.perf_counter() - t_gen
-        cost = generator.cost() if hasattr(generator, "cost") else {}
-        write_synth_run(out / "samples" / name, result.examples, result.rejected, result.stats, seeds=seeds)
-        synthetic = result.examples
-        arms[name] = {
-            "generator": getattr(generator, "name", arm.generator),
-            "seeds": len(seeds),
-            "seed_attacks": sorted({e.group for e in seeds})[:50],
-            "synthetic": len(synthetic),
-            # what the generator knew of the held-out attacks (binary-swap tables, an LLM's pretraining):
-            # samples that are about a held-out attack without copying any held-out example
-            "synthetic_naming_holdout": sum(1 for e in synthetic if key(e)),
-            "generated": result.stats.get("generated"),
-            "rejected_by_filter": result.stats.get("rejected_by_filter"),
-            "near_duplicate_share_protected": result.stats.get("near_duplicate_share_protected"),
-            "generation_seconds": round(gen_seconds, 1),
-            "llm_cost": cost,
-        }
-        console.print(f"{name}: {len(synthetic)} synthetic samples kept of {result.stats.get('generated')}")
-        if not synthetic:
-            log.warning("%s: no synthetic sample passed the filters; the arm equals production", name)
-        models[name] = _fit(
-            config,
-            student,
-            x_tr + [e.text for e in synthetic],
-            y_tr + [str(e.label) for e in synthetic],
-            classes,
-        )
-
-    console.rule("[bold cyan]evaluation: held-out attacks (Table 1), general test set (Table 2)")
-    thresholds = {n: choose_threshold(yb_val, scores(m, val), ev.target_fpr) for n, m in models.items()}
-    held_neg = [ex for ex in holdout if ex.label != s.positive]
+    held_pos = held.positives
+    held_neg = [ex for ex in held.holdout if ex.label != s.positive]
     held_scores = {n: scores(m, held_pos) for n, m in models.items()}
-    neg_scores = {n: scores(m, held_neg) for n, m in models.items()} if held_neg else {}
     table1 = []
-    for attack in sorted({key(e) for e in held_pos}):
-        idx = [i for i, e in enumerate(held_pos) if key(e) == attack]
-        row: dict[str, Any] = {"held-out attack": attack, "n": len(idx)}
-        for n in models:
-            sc = held_scores[n][idx]
-            row[f"{n} score"] = float(np.mean(sc))
-            row[f"{n} recall"] = float(np.mean(sc >= thresholds[n]))
-        table1.append(row)
-    total: dict[str, Any] = {"held-out attack": "**all**", "n": len(held_pos)}
-    for n in models:
-        total[f"{n} score"] = float(np.mean(held_scores[n]))
-        total[f"{n} recall"] = float(np.mean(held_scores[n] >= thresholds[n]))
-    table1.append(total)
+    for attack in sorted({held.key(e) for e in held_pos}):
+        idx = [i for i, e in enumerate(held_pos) if held.key(e) == attack]
+        table1.append(_score_row(attack, {n: sc[idx] for n, sc in held_scores.items()}, thresholds))
+    table1.append(_score_row("**all**", held_scores, thresholds))
     if held_neg:
-        benign_row: dict[str, Any] = {"held-out attack": "benign of held-out groups (FPR)", "n": len(held_neg)}
-        for n in models:
-            benign_row[f"{n} score"] = float(np.mean(neg_scores[n]))
-            benign_row[f"{n} recall"] = float(np.mean(neg_scores[n] >= thresholds[n]))
-        table1.append(benign_row)
+        neg_scores = {n: scores(m, held_neg) for n, m in models.items()}
+        table1.append(_score_row("benign of held-out groups (FPR)", neg_scores, thresholds))
+    return table1
 
-    y_test = [str(e.label) for e in test]
-    table2 = []
-    general: dict[str, Any] = {}
-    for n, m in models.items():
-        met = evaluate(
-            y_test,
-            m.predict_proba([e.text for e in test]),
-            classes,
-            positive=ev.positive,
-            negative=ev.negative,
-            threshold=thresholds[n],
-        )
-        general[n] = met
-        fpr_key = f"tpr_at_fpr_{ev.target_fpr:g}"
-        table2.append(
-            {
-                "model": n,
-                "synthetic samples": arms[n]["synthetic"],
-                "accuracy": met.get("accuracy"),
-                "AUC": met.get("auc"),
-                "macro-F1": met.get("macro_f1"),
-                f"TPR@{ev.target_fpr:g}": met.get(fpr_key),
-                "threshold": thresholds[n],
-            }
-        )
 
-    metrics = {
-        "task": task,
-        "holdout_by": s.holdout_by,
-        "holdout": sorted(held),
-        "n": {"train": len(train), "val": len(val), "test": len(test), "holdout": len(holdout)},
-        "arms": arms,
-        "thresholds": thresholds,
-        "table1": table1,
-        "table2": table2,
-        "general_test": general,
-        "seconds": round(time.perf_counter() - t0, 1),
-        "data_report": data.report,
-    }
-    _write(out, config, metrics, list(models))
-    console.print(f"[bold green]done[/]: {out}/report.md")
-    return metrics
+def _score_row(label: str, scores: dict[str, np.ndarray], thresholds: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"held-out attack": label, "n": len(next(iter(scores.values())))}
+    for n, sc in scores.items():
+        row[f"{n} score"] = float(np.mean(sc))
+        row[f"{n} recall"] = float(np.mean(sc >= thresholds[n]))
+    return row
+
+
+def _table2(config: SynthConfig, reports: dict[str, Report], arms: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each model's headline figures on the general test set: nothing else may get worse."""
+    ev = config.evaluation
+    fpr_key = f"tpr_at_fpr_{ev.target_fpr:g}"
+    return [
+        {
+            "model": n,
+            "synthetic samples": arms[n]["synthetic"],
+            "accuracy": r.metrics.get("accuracy"),
+            "AUC": r.metrics.get("auc"),
+            "macro-F1": r.metrics.get("macro_f1"),
+            f"TPR@{ev.target_fpr:g}": r.metrics.get(fpr_key),
+            "threshold": r.threshold,
+        }
+        for n, r in reports.items()
+    ]
 
 
 def _write(out: Path, config: SynthConfig, metrics: dict[str, Any], names: list[str]) -> None:

@@ -1,6 +1,6 @@
 """The HTTP API: ``POST /v1/score``, ``GET /v1/models``, ``GET /healthz``, OpenAPI at ``/openapi.json``.
 
-Every model is a :class:`~distilsec.serving.scoring.ScoringModel`, the object ``distilsec score`` uses, so the
+Every model is a :class:`~distilsec.serving.model.ScoringModel`, the object ``distilsec score`` uses, so the
 API returns exactly the scores and labels of the command line for the same bundle and runtime.
 
 Limits, most of them enforced by the :class:`~distilsec.serving.api.limits.Door` before a body is read:
@@ -93,7 +93,7 @@ def create_app(settings: ServeSettings) -> Any:
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 
-    from distilsec.serving.scoring import ScoringModel
+    from distilsec.serving.model import ScoringModel
 
     if not settings.models:
         raise DistilsecError("serve needs at least one model bundle")

@@ -78,7 +78,7 @@ def export_onnx(
     BundleError : unsupported model type, or a float32 graph whose scores differ by more than ``tolerance``.
     """
     from distilsec.bundle import load_model
-    from distilsec.serving.scoring import ScoringModel
+    from distilsec.serving.model import ScoringModel
 
     if not 0.0 <= tolerance < float("inf"):
         raise DistilsecError(f"the parity tolerance must be a number >= 0, not {tolerance}")

@@ -1,6 +1,6 @@
 """Parity of an exported model with the model it came from: bounded score differences.
 
-Both sides are scored through :class:`~distilsec.serving.scoring.ScoringModel` (preprocessing, class columns,
+Both sides are scored through :class:`~distilsec.serving.model.ScoringModel` (preprocessing, class columns,
 stored threshold), i.e. exactly what ``distilsec score`` would output with each runtime.
 
 Parity is judged on the scores. Two float implementations of the same model differ by rounding (~1e-7),
@@ -100,7 +100,7 @@ def run_validation_texts(
     """
     from distilsec.bundle import read_manifest
     from distilsec.config import load_config
-    from distilsec.pipeline.run import prepare_data
+    from distilsec.data.prepare import prepare_data
 
     bundle = Path(bundle_dir)
     run = bundle.resolve().parent

@@ -52,9 +52,9 @@ def load_runtime_model(bundle_dir: str | Path, runtime: str = "auto", threads: i
             raise BundleError(f"{bundle_dir} is an ONNX-only bundle (no safetensors weights): use runtime onnx")
 
         if threads:  # one intra-op thread per batch in flight (see the module docstring)
-            import torch
+            from distilsec._internal.device import set_threads
 
-            torch.set_num_threads(1)
+            set_threads(1)
         return load_model(bundle_dir), concrete
     from distilsec.serving.runtime.onnx_model import OnnxModel
 

@@ -24,11 +24,14 @@ Result = tuple[np.ndarray, list[str], np.ndarray]
 _WORKER_MODEL: Any = None
 
 
-def _init_worker(bundle_dir: str, runtime: str) -> None:
-    global _WORKER_MODEL
-    from distilsec.serving.scoring import ScoringModel
+def _init_worker(model_class: type, bundle_dir: str, runtime: str) -> None:
+    """Load the bundle once per worker process, with the parent's class (pickled by name, imported there).
 
-    _WORKER_MODEL = ScoringModel(bundle_dir, runtime=runtime, threads=1)
+    Taking the class instead of importing :class:`~distilsec.serving.model.ScoringModel` keeps this module
+    free of the model layer above it (no import cycle), and runs whatever scoring class the parent uses.
+    """
+    global _WORKER_MODEL
+    _WORKER_MODEL = model_class(bundle_dir, runtime=runtime, threads=1)
 
 
 def _score_in_worker(texts: list[str]) -> Result:
@@ -44,7 +47,7 @@ def score_batches(
 ) -> Iterator[tuple[list[tuple[dict[str, Any], str | None]], Result]]:
     """Yield ``(items, (scores, labels, proba))`` per batch, in order; ``workers`` <= 1 scores inline.
 
-    ``model`` is a :class:`~distilsec.serving.scoring.ScoringModel`; workers rebuild it from its bundle folder
+    ``model`` is a :class:`~distilsec.serving.model.ScoringModel`; workers rebuild it from its bundle folder
     and concrete runtime, so every process runs the same engine.
     """
     empty: Result = (np.zeros(0), [], np.zeros((0, len(model.classes))))
@@ -55,7 +58,10 @@ def score_batches(
         return
     ctx = mp.get_context("spawn")  # fork after torch/ORT thread pools start can deadlock
     with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_init_worker, initargs=(str(Path(model.bundle_dir)), model.runtime)
+        workers,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(type(model), str(Path(model.bundle_dir)), model.runtime),
     ) as pool:
         window: deque[tuple[list[tuple[dict[str, Any], str | None]], Future[Result] | None]] = deque()
         for items in batches:

@@ -346,7 +346,7 @@ class LLMTeacher(ClassifierMixin):
         return 0  # the weights are not part of the teacher bundle; see model_sha256_
 
     # ---- persistence: JSON only; the weights are named by alias/path and SHA-256, never copied ----
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, extra: Mapping[str, Any] | None = None) -> Path:
         self._check_fitted()  # before reading shots_: NotFittedError, not AttributeError
         path = Path(path)
         self._write_manifest(
@@ -357,6 +357,7 @@ class LLMTeacher(ClassifierMixin):
                 "model_sha256": getattr(self, "model_sha256_", None),
                 "fit_report": getattr(self, "fit_report_", {}),
             },
+            extra,
         )
         return path
 
