@@ -19,7 +19,7 @@ from distilsec.bundle import MANIFEST, WEIGHTS, load_model, read_manifest, updat
 from distilsec.cli.app import app
 from distilsec.errors import BundleError
 from tests.conftest import make_texts
-from tests.vuln.test_cve_model import INDEX, _data
+from tests.students.test_cve_model import INDEX, _data
 
 KINDS = ("char_cnn", "hashed_linear", "html_inspector", "tfidf_linear", "cvss_linear", "cve_model")
 

@@ -95,12 +95,12 @@ def test_numbers_name_labels_in_overrides(tmp_path: Path) -> None:
 
 
 def test_cli_epochs_two_fails_before_reading_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import distilsec.data.prepare
+    import distilsec.tasks.prepare
 
     def must_not_read(*_: object, **__: object) -> None:
         raise AssertionError("data was read before the config was validated")
 
-    monkeypatch.setattr(distilsec.data.prepare, "load_examples", must_not_read)
+    monkeypatch.setattr(distilsec.tasks.prepare, "load_examples", must_not_read)
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(_minimal()))
     res = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "r"), "--students.student.epochs", "two"])

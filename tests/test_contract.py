@@ -35,8 +35,8 @@ from distilsec.students import SoftTargets
 from distilsec.teachers.labelling import CallResult
 from distilsec.teachers.llm.backend import make_answer
 from tests.conftest import make_texts
+from tests.tasks.cve_fixtures import FAMILIES, description
 from tests.teachers.llm.fakes import FakeLLMBackend
-from tests.vuln.cve_fixtures import FAMILIES, description
 
 #: Inputs a model meets in the wild: empty, blank, control bytes, very long, a lone surrogate, unicode.
 ODD_TEXTS = ["", "   ", "\x00\x01\xff", "A" * 200_000, "\ud800 lone surrogate", "日本語 コマンド ünïcödé 🐍", "\n\t"]

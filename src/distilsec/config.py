@@ -211,7 +211,7 @@ class EvaluationSection(_Section):
     """The detection view: which label is the alert (positive) and which is the all-clear (negative).
 
     Left unset, they are inferred from the labels before training (``1/0``, ``bad/good``, ``phishing/
-    legitimate``...; see :mod:`distilsec.evaluation.labels`); set them for label sets that cannot be inferred.
+    legitimate``...; see :mod:`distilsec.data.labels`); set them for label sets that cannot be inferred.
     Numbers and booleans name the label as typed (``--evaluation.positive 1`` is the label ``"1"``).
     """
 

@@ -32,7 +32,7 @@ def run_sections(
 ) -> list[Section]:
     """Make the plots (under ``run_dir/plots``) and return the report's sections, in order.
 
-    ``data`` is the run's :class:`~distilsec.data.prepare.PreparedData`; ``results`` maps model name to
+    ``data`` is the run's :class:`~distilsec.tasks.prepare.PreparedData`; ``results`` maps model name to
     its metrics (with ``role`` and ``params``); ``curves`` maps model name to (binary labels, scores) on test.
     """
     plots = run_dir / "plots"

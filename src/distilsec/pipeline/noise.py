@@ -11,12 +11,12 @@ from typing import Any
 
 from distilsec._internal.console import console
 from distilsec.config import Config
-from distilsec.data.prepare import PreparedData
 from distilsec.evaluation.evaluate import Split, evaluate
 from distilsec.methods.distill import distill
 from distilsec.methods.noise import flip_labels
 from distilsec.pipeline.stages import Fitted, announce, model_params
 from distilsec.registry import create
+from distilsec.tasks.prepare import PreparedData
 
 __all__ = ["noise_experiment"]
 

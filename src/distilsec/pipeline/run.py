@@ -18,10 +18,10 @@ from typing import Any
 from distilsec._internal.console import attach_run_log
 from distilsec._internal.device import set_threads
 from distilsec.config import Config, config_hash
-from distilsec.data.prepare import PreparedData, prepare_data, resolve_evaluation
 from distilsec.errors import ConfigError, DistilsecError
 from distilsec.pipeline import stages
 from distilsec.pipeline.noise import noise_experiment
+from distilsec.tasks.prepare import PreparedData, prepare_data, resolve_evaluation
 
 __all__ = ["run_experiment", "RunResult", "prepare_data", "PreparedData", "resolve_evaluation", "RUN_FOLDER_MARKERS"]
 

@@ -21,13 +21,13 @@ from distilsec import __version__
 from distilsec._internal.console import console
 from distilsec._internal.device import resolve_device
 from distilsec.config import Config, ModelSpec, config_hash, dump_config
-from distilsec.data.prepare import PreparedData, prepare_data, resolve_evaluation, split_counts
 from distilsec.evaluation.evaluate import Probas, Report, Split, evaluate
 from distilsec.evaluation.throughput import events_per_second
 from distilsec.methods.distill import distill
 from distilsec.registry import create
 from distilsec.serving.export.fast_path import export_fast_path
 from distilsec.students.base import ClassifierMixin
+from distilsec.tasks.prepare import PreparedData, prepare_data, resolve_evaluation, split_counts
 
 __all__ = [
     "Fitted",

@@ -108,9 +108,9 @@ def run_synth_job(
     The keyword arguments are what only the CLI says: seed files (or ``config``'s training split, filtered
     by ``groups``), the texts no sample may near-copy, the judge bundle, the run folder and the call budget.
     """
-    from distilsec.data.seeds import read_seeds, seeds_from_config
     from distilsec.methods.synthesize import synthesize
     from distilsec.methods.synthesize.report import write_synth_run
+    from distilsec.methods.synthesize.seeds import read_seeds, seeds_from_config
 
     skips = SkipCounter()
     picked: list[Example] = []

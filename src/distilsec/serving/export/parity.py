@@ -100,7 +100,7 @@ def run_validation_texts(
     """
     from distilsec.bundle import read_manifest
     from distilsec.config import load_config
-    from distilsec.data.prepare import prepare_data
+    from distilsec.tasks.prepare import prepare_data
 
     bundle = Path(bundle_dir)
     run = bundle.resolve().parent

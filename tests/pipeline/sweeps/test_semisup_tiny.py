@@ -107,7 +107,7 @@ def test_shipped_semisup_configs_validate(name):
 
     from distilsec.registry import get_factory
 
-    cfg = load_semisup_config(Path(__file__).resolve().parents[2] / "configs" / name)
+    cfg = load_semisup_config(Path(__file__).resolve().parents[3] / "configs" / name)
     for spec in [cfg.teacher, *cfg.students.values()]:
         get_factory(spec.type)(**spec.params)
 

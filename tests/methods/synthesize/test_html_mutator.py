@@ -8,12 +8,12 @@ import time
 import pytest
 
 from distilsec.data.example import Example
-from distilsec.data.seeds import read_seeds
 from distilsec.data.skips import SkipCounter
 from distilsec.methods.synthesize import HTMLTemplateMutator
 from distilsec.methods.synthesize.brands import DEFAULT_BRANDS, Brand, translate_phrases
 from distilsec.methods.synthesize.filters import check_html
 from distilsec.methods.synthesize.html_tree import iter_elements, parse_html, serialise
+from distilsec.methods.synthesize.seeds import read_seeds
 
 PAGE = """<!DOCTYPE html>
 <html><head><title>PayPal: Log in to your account</title><link rel="icon" href="/paypal/favicon.ico">

@@ -7,7 +7,7 @@ import pytest
 from distilsec.data.decontaminate import BenchText, check_contamination, decontaminate
 from distilsec.data.example import Example
 from distilsec.errors import ConfigError
-from tests.vuln.cve_fixtures import description
+from tests.tasks.cve_fixtures import description
 
 
 def _train() -> list[Example]:

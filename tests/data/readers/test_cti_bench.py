@@ -6,7 +6,7 @@ import pytest
 
 from distilsec.data.readers.cti_bench import evaluate_rcm, evaluate_vsp, read_bench, write_bench_tsv
 from distilsec.errors import DataError
-from tests.vuln.cve_fixtures import write_bench_tsv as write_tsv
+from tests.tasks.cve_fixtures import write_bench_tsv as write_tsv
 
 V98 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
 V61 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"

@@ -105,7 +105,7 @@ def test_shipped_synth_configs_validate(name):
 
     from distilsec.registry import get_factory
 
-    cfg = load_synth_config(Path(__file__).resolve().parents[2] / "configs" / name)
+    cfg = load_synth_config(Path(__file__).resolve().parents[3] / "configs" / name)
     assert cfg.synth.holdout and cfg.synth.arms
     assert cfg.synth.student in cfg.students and cfg.synth.judge in cfg.students
     for spec in [cfg.teacher, *cfg.students.values()]:

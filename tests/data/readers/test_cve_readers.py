@@ -13,7 +13,7 @@ from distilsec.data.readers.cve5 import read_cve5
 from distilsec.data.readers.nvd import read_nvd
 from distilsec.data.skips import SkipCounter
 from distilsec.errors import DataError
-from tests.vuln.cve_fixtures import (
+from tests.tasks.cve_fixtures import (
     cve5_record,
     nvd2_doc,
     nvd2_item,

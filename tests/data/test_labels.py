@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from distilsec.errors import ConfigError, DataError
-from distilsec.evaluation.labels import (
+from distilsec.data.labels import (
     MIN_EXAMPLES_PER_CLASS,
     check_enough_classes,
     resolve_detection_view,
     small_split_warnings,
 )
+from distilsec.errors import ConfigError, DataError
 
 
 @pytest.mark.parametrize(

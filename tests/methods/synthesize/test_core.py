@@ -12,7 +12,7 @@ from distilsec.methods.synthesize import CmdlineMutator, HTMLTemplateMutator
 from distilsec.methods.synthesize.base import Candidate
 from distilsec.methods.synthesize.filters import exact_near_copies
 from tests.conftest import BENIGN, MALICIOUS
-from tests.synth.fakes import KeywordJudge
+from tests.methods.synthesize.fakes import KeywordJudge
 
 
 def _seeds() -> list[Example]:

@@ -8,7 +8,7 @@ import pytest
 
 from distilsec.data.readers.cwe import read_cwe_catalog, read_cwe_csv
 from distilsec.errors import DataError
-from tests.vuln.cve_fixtures import CWE_XML
+from tests.tasks.cve_fixtures import CWE_XML
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from distilsec.cli.app import app
-from tests.vuln.cve_fixtures import description, make_data_dir, write_bench_tsv
+from tests.tasks.cve_fixtures import description, make_data_dir, write_bench_tsv
 
 CONFIG = {
     "run": {"name": "cve-tiny", "seed": 0, "device": "cpu"},

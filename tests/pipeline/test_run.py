@@ -128,7 +128,7 @@ def test_shipped_configs_validate(name):
     from distilsec.config import load_config
     from distilsec.registry import get_factory
 
-    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / name)
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / name)
     for spec in [cfg.teacher, *cfg.students.values()]:
         get_factory(spec.type)(**spec.params)  # every key is a real constructor argument
 
@@ -408,8 +408,8 @@ def _ensemble_config(table):
 
 def test_ensemble_members_are_evaluated_beside_the_teacher_through_declared_components(tmp_path):
     from distilsec.bundle import load_model
-    from distilsec.data.prepare import prepare_data, resolve_evaluation
     from distilsec.evaluation import Split, evaluate
+    from distilsec.tasks.prepare import prepare_data, resolve_evaluation
 
     cfg = _ensemble_config(_write_labelled(tmp_path / "t.csv"))
     result = run_experiment(cfg, out=tmp_path / "run")

@@ -125,7 +125,7 @@ def test_seeds_from_a_run_config_filtered_by_group(tmp_path):
         "teacher: {type: encoder.v1}\nstudents: {linear: {type: hashed_linear.v1}}\n",
         encoding="utf-8",
     )
-    from distilsec.data.seeds import seeds_from_config
+    from distilsec.methods.synthesize.seeds import seeds_from_config
 
     train, protected, task = seeds_from_config(cfg)
     group = train[0].group

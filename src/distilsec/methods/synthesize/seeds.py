@@ -153,7 +153,7 @@ def seeds_from_config(
     Returns ``(seeds, protected, task)``.
     """
     from distilsec.config import load_config
-    from distilsec.data.prepare import prepare_data
+    from distilsec.tasks.prepare import prepare_data
 
     cfg = load_config(config, overrides or {})
     data = prepare_data(cfg, data_dir=data_dir)

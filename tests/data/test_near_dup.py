@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from distilsec.data.curate import jaccard, shingles
 from distilsec.data.near_dup import ShingleCache, near_copies, near_dedup
-from tests.vuln.cve_fixtures import description
+from tests.tasks.cve_fixtures import description
 
 
 def test_near_dedup_keeps_one_per_label_and_never_chains():

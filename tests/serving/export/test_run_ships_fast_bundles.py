@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from distilsec.cli.app import app
 from distilsec.pipeline.run import run_experiment
-from tests.test_run_tiny import _config, _write_table
+from tests.pipeline.test_run import _config, _write_table
 
 
 def test_run_bundles_score_their_own_training_file_with_onnx_by_default(tmp_path, tiny_bert):

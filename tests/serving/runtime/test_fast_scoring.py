@@ -17,7 +17,7 @@ from distilsec.serving.export.fast_path import export_fast_path
 from distilsec.serving.runtime import resolve_runtime
 from distilsec.serving.scoring import ScoringModel
 from tests.conftest import make_texts
-from tests.deploy.conftest import _train
+from tests.serving.conftest import _train
 
 HEAVY = {"torch", "transformers", "sklearn", "scipy", "llama_cpp", "distilsec.students.char_cnn"}
 

@@ -21,7 +21,7 @@ from distilsec.methods.synthesize.filters import (
     judge_agreement,
     near_duplicate_share,
 )
-from tests.synth.fakes import KeywordJudge
+from tests.methods.synthesize.fakes import KeywordJudge
 
 
 def test_parse_checks_accept_items_and_reject_garbage():

@@ -13,7 +13,7 @@ from distilsec.students import SoftTargets, TfidfLinearStudent
 from distilsec.students.cve_model import CveModel, load_cve_model, require_cve_model
 from distilsec.students.cvss_linear import CvssLinearModel
 from distilsec.students.cwe_hierarchy import CweIndex, backoff
-from tests.vuln.cve_fixtures import FAMILIES, description
+from tests.tasks.cve_fixtures import FAMILIES, description
 
 
 def _data(n: int = 12, start: int = 0) -> tuple[list[str], list[str], list[str]]:
