@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -30,6 +31,12 @@ from distilsec.errors import DistilsecError
 from distilsec.serving.api.batcher import MicroBatcher, Overloaded
 from distilsec.serving.api.limits import Door
 from distilsec.serving.api.schemas import MAX_TEXTS, Health, ModelInfo, ScoreRequest, ScoreResponse
+
+if TYPE_CHECKING:  # fastapi comes with the 'serve' extra and the model stack loads on demand: both imported lazily
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    from distilsec.serving.model import ScoringModel
 
 __all__ = ["ServeSettings", "create_app", "app_from_env", "parse_model_specs", "make_settings", "ENV_SETTINGS"]
 
@@ -89,10 +96,41 @@ def parse_model_specs(specs: list[str]) -> dict[str, str]:
 
 def create_app(settings: ServeSettings) -> Any:
     """A FastAPI app serving ``settings.models``; every bundle is loaded here, so errors surface at start."""
-    from fastapi import HTTPException
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
 
+    served = _load_models(settings)
+    app = _fastapi(
+        title="distilsec",
+        summary="Small local security models: score URLs, command lines and other events.",
+        version="1",
+        lifespan=_lifespan(served.batchers),
+    )
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    _add_routes(app, served)
+    app.state.batchers = served.batchers
+    app.state.scorers = served.scorers
+    return Door(
+        app,
+        max_request_bytes=settings.max_request_bytes,
+        max_inflight_bytes=settings.max_inflight_bytes,
+        max_inflight_requests=settings.max_inflight_requests,
+        admission_wait_s=settings.admission_wait_s,
+        body_timeout_s=settings.client_timeout_s,
+    )
+
+
+@dataclass(frozen=True)
+class _Served:
+    """What the routes share: the loaded models, their batchers, the default model and the settings."""
+
+    settings: ServeSettings
+    scorers: dict[str, ScoringModel]
+    batchers: dict[str, MicroBatcher]
+    default: str
+
+
+def _load_models(settings: ServeSettings) -> _Served:
+    """Load every bundle and give each its micro-batcher; a missing or broken bundle fails here, at start."""
     from distilsec.serving.model import ScoringModel
 
     if not settings.models:
@@ -110,7 +148,11 @@ def create_app(settings: ServeSettings) -> Any:
         )
         for name, s in scorers.items()
     }
-    default = next(iter(scorers))
+    return _Served(settings, scorers, batchers, default=next(iter(scorers)))
+
+
+def _lifespan(batchers: dict[str, MicroBatcher]) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: the batchers' worker tasks run on the server's event loop, from start to shutdown."""
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
@@ -120,87 +162,105 @@ def create_app(settings: ServeSettings) -> Any:
         for b in batchers.values():
             await b.stop()
 
-    app = _fastapi(
-        title="distilsec",
-        summary="Small local security models: score URLs, command lines and other events.",
-        version="1",
-        lifespan=lifespan,
-    )
+    return lifespan
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Any, exc: RequestValidationError) -> JSONResponse:
-        # Only type, location and message: echoing the input back could be huge, and a non-finite
-        # number in it (``Infinity`` parses as JSON in Python) cannot even be encoded into a response.
-        errors = [{"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
-        return JSONResponse({"detail": errors}, status_code=422)
+
+async def _invalid_request(_: Any, exc: RequestValidationError) -> JSONResponse:
+    """422 with only type, location and message of each error.
+
+    Echoing the input back could be huge, and a non-finite number in it (``Infinity`` parses as JSON in
+    Python) cannot even be encoded into a response.
+    """
+    from fastapi.responses import JSONResponse
+
+    errors = [{"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+#: The error statuses of ``POST /v1/score``, as the OpenAPI schema documents them.
+_SCORE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "unknown model"},
+    408: {"description": "request body not received in time"},
+    413: {"description": "request body too large"},
+    503: {"description": "at capacity: retry after the Retry-After header's seconds"},
+    504: {"description": "scoring did not start within timeout_s"},
+}
+
+
+def _add_routes(app: Any, served: _Served) -> None:
+    """Register the three routes as thin endpoints over the module-level functions below.
+
+    The endpoints keep their names and have no docstring: FastAPI derives the OpenAPI operation ids and
+    summaries from the names and would publish a docstring as the operation's description.
+    """
 
     @app.get("/healthz", response_model=Health)
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "models": list(scorers)}
+        return _health(served)
 
     @app.get("/v1/models", response_model=list[ModelInfo])
     async def models() -> list[dict[str, Any]]:
-        return [
-            {
-                "name": name,
-                "type": s.manifest["type"],
-                "runtime": s.runtime,
-                "classes": s.classes,
-                "threshold": s.threshold,
-                "preprocess": s.manifest.get("preprocess", "none"),
-                "task": s.manifest.get("task"),
-                "max_text_chars": s.max_chars,
-            }
-            for name, s in scorers.items()
-        ]
+        return _model_infos(served)
 
-    @app.post(
-        "/v1/score",
-        response_model=ScoreResponse,
-        response_model_exclude_none=True,
-        responses={
-            404: {"description": "unknown model"},
-            408: {"description": "request body not received in time"},
-            413: {"description": "request body too large"},
-            503: {"description": "at capacity: retry after the Retry-After header's seconds"},
-            504: {"description": "scoring did not start within timeout_s"},
-        },
-    )
+    @app.post("/v1/score", response_model=ScoreResponse, response_model_exclude_none=True, responses=_SCORE_RESPONSES)
     async def score(req: ScoreRequest) -> dict[str, Any]:
-        name = req.model or default
-        if name not in scorers:
-            raise HTTPException(404, f"unknown model {name!r}; served: {sorted(scorers)}")
-        texts = [req.text] if req.text is not None else list(req.texts or [])
-        if not texts:
-            return {"model": name, "runtime": scorers[name].runtime, "results": []}
-        try:
-            scores, labels, proba = await batchers[name].submit(texts, timeout_s=settings.timeout_s)
-        except Overloaded as exc:
-            raise HTTPException(503, f"overloaded: {exc}; retry later", headers={"Retry-After": "1"}) from None
-        except TimeoutError:
-            raise HTTPException(504, f"scoring did not start within {settings.timeout_s:g} s; retry later") from None
-        classes = scorers[name].classes
-        results = []
-        for i in range(len(texts)):
-            r: dict[str, Any] = {"score": round(float(scores[i]), 6), "label": labels[i]}
-            if req.proba:
-                r["proba"] = {c: round(float(p), 6) for c, p in zip(classes, proba[i], strict=True)}
-            results.append(r)
-        out: dict[str, Any] = {"model": name, "runtime": scorers[name].runtime, "results": results}
-        if req.text is not None:
-            out["score"], out["label"] = results[0]["score"], results[0]["label"]
-        return out
+        return await _score(served, req)
 
-    app.state.batchers = batchers
-    app.state.scorers = scorers
-    return Door(
-        app,
-        max_request_bytes=settings.max_request_bytes,
-        max_inflight_bytes=settings.max_inflight_bytes,
-        max_inflight_requests=settings.max_inflight_requests,
-        admission_wait_s=settings.admission_wait_s,
-        body_timeout_s=settings.client_timeout_s,
-    )
+
+def _health(served: _Served) -> dict[str, Any]:
+    """``GET /healthz``: the server is up and these models are loaded."""
+    return {"status": "ok", "models": list(served.scorers)}
+
+
+def _model_infos(served: _Served) -> list[dict[str, Any]]:
+    """``GET /v1/models``: what each served model is, so a client can check it talks to the right one."""
+    return [
+        {
+            "name": name,
+            "type": s.manifest["type"],
+            "runtime": s.runtime,
+            "classes": s.classes,
+            "threshold": s.threshold,
+            "preprocess": s.manifest.get("preprocess", "none"),
+            "task": s.manifest.get("task"),
+            "max_text_chars": s.max_chars,
+        }
+        for name, s in served.scorers.items()
+    ]
+
+
+async def _score(served: _Served, req: ScoreRequest) -> dict[str, Any]:
+    """``POST /v1/score``: one text or a list, scored by the named (or default) model through its batcher."""
+    from fastapi import HTTPException
+
+    name = req.model or served.default
+    if name not in served.scorers:
+        raise HTTPException(404, f"unknown model {name!r}; served: {sorted(served.scorers)}")
+    runtime = served.scorers[name].runtime
+    texts = [req.text] if req.text is not None else list(req.texts or [])
+    if not texts:
+        return {"model": name, "runtime": runtime, "results": []}
+    timeout_s = served.settings.timeout_s
+    try:
+        scores, labels, proba = await served.batchers[name].submit(texts, timeout_s=timeout_s)
+    except Overloaded as exc:
+        raise HTTPException(503, f"overloaded: {exc}; retry later", headers={"Retry-After": "1"}) from None
+    except TimeoutError:
+        raise HTTPException(504, f"scoring did not start within {timeout_s:g} s; retry later") from None
+    classes = served.scorers[name].classes
+    results = [_result(scores[i], labels[i], proba[i] if req.proba else None, classes) for i in range(len(texts))]
+    out: dict[str, Any] = {"model": name, "runtime": runtime, "results": results}
+    if req.text is not None:
+        out["score"], out["label"] = results[0]["score"], results[0]["label"]
+    return out
+
+
+def _result(score: Any, label: str, proba: Any, classes: list[str]) -> dict[str, Any]:
+    """One text's result; its class probabilities only when ``proba`` is given (the request asked for them)."""
+    r: dict[str, Any] = {"score": round(float(score), 6), "label": label}
+    if proba is not None:
+        r["proba"] = {c: round(float(p), 6) for c, p in zip(classes, proba, strict=True)}
+    return r
 
 
 def _fastapi(**kwargs: Any) -> Any:

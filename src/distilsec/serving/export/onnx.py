@@ -78,68 +78,17 @@ def export_onnx(
     BundleError : unsupported model type, or a float32 graph whose scores differ by more than ``tolerance``.
     """
     from distilsec.bundle import load_model
-    from distilsec.serving.model import ScoringModel
 
-    if not 0.0 <= tolerance < float("inf"):
-        raise DistilsecError(f"the parity tolerance must be a number >= 0, not {tolerance}")
-    _require_onnx()
     src = Path(bundle_dir)
-    manifest = read_manifest(src)
-    kind = manifest["type"]
-    if kind not in SUPPORTED:
-        raise BundleError(f"{src} holds a {kind!r} model; ONNX export supports {sorted(SUPPORTED)}")
+    kind = _check_request(src, tolerance)
     texts = [t for t in validation_texts if isinstance(t, str)]
     model = load_model(src)
-    dst = Path(out) if out is not None else src
-    if dst.resolve() != src.resolve():
-        dst.mkdir(parents=True, exist_ok=True)
-        shutil.copy(src / MANIFEST, dst / MANIFEST)
-    for name in ONNX_FILES.values():  # a stale graph must never survive a failed export
-        (dst / name).unlink(missing_ok=True)
-    update_manifest(dst, onnx=None)
-
-    fp32 = dst / ONNX_FILES["fp32"]
-    tmp = dst / "model.onnx.tmp"
-    if kind == "char_cnn.v1":
-        char_cnn_graph(model, tmp)
-    else:
-        hashed_linear_graph(model, tmp)
-    tmp.replace(fp32)
-    files = {"fp32": fp32}
-    if int8:
-        files["int8"] = dst / ONNX_FILES["int8"]
-        quantize_int8(fp32, files["int8"], int8_ops)
-
-    reference = ScoringModel(src, runtime="native")
-    result = ExportResult(dst, files, validation_source=validation_source)
-    for precision in files:
-        runtime = "onnx" if precision == "fp32" else "onnx-int8"
-        # int8 is approximate by design: only its decisions are held to the original's
-        tol = tolerance if precision == "fp32" else None
-        result.parity[precision] = check_parity(reference, ScoringModel(dst, runtime=runtime), texts, tolerance=tol)
-        result.parity[precision]["file_bytes"] = files[precision].stat().st_size
-    report = {"validation": validation_source, **result.parity}
-    (dst / "parity.json").write_text(json.dumps(report, indent=2) + "\n")
+    dst = _prepare_destination(src, Path(out) if out is not None else src)
+    files = _write_graphs(model, kind, dst, int8=int8, int8_ops=int8_ops)
+    result = _check_parity(src, dst, files, texts, tolerance=tolerance, validation_source=validation_source)
     if not result.ok:
-        fp32.unlink(missing_ok=True)
-        files.get("int8", Path("/nonexistent")).unlink(missing_ok=True)
-        p = result.parity["fp32"]
-        raise BundleError(
-            f"ONNX parity check failed on {p['n']} texts: max |score diff| {p['max_abs_diff']:.3g}, "
-            f"max |class probability diff| {p['max_abs_diff_proba']:.3g} (tolerance {tolerance:g}), "
-            f"{p['n_decisions_differ']} decisions differ; nothing was exported (details in {dst / 'parity.json'})"
-        )
-    p = result.parity["fp32"]
-    if p["n_decisions_differ"]:
-        log.warning(
-            "%d of %d validation texts flip decision at the threshold %s (scores within %.2g of it, all score "
-            "differences within the tolerance %g): float rounding, not a parity failure",
-            p["n_decisions_differ"],
-            p["n"],
-            p["threshold"],
-            p["max_flip_margin"],
-            tolerance,
-        )
+        _discard(result, tolerance)
+    _warn_threshold_flips(result.parity["fp32"], tolerance)
     update_manifest(
         dst,
         onnx={
@@ -151,3 +100,86 @@ def export_onnx(
         },
     )
     return result
+
+
+def _check_request(src: Path, tolerance: float) -> str:
+    """The bundle's model type, once the tolerance, the 'onnx' extra and the type are known to be usable."""
+    if not 0.0 <= tolerance < float("inf"):
+        raise DistilsecError(f"the parity tolerance must be a number >= 0, not {tolerance}")
+    _require_onnx()
+    kind = read_manifest(src)["type"]
+    if kind not in SUPPORTED:
+        raise BundleError(f"{src} holds a {kind!r} model; ONNX export supports {sorted(SUPPORTED)}")
+    return kind
+
+
+def _prepare_destination(src: Path, dst: Path) -> Path:
+    """``dst`` with the source's manifest and no ONNX graph or manifest entry from an earlier export."""
+    if dst.resolve() != src.resolve():
+        dst.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src / MANIFEST, dst / MANIFEST)
+    for name in ONNX_FILES.values():  # a stale graph must never survive a failed export
+        (dst / name).unlink(missing_ok=True)
+    update_manifest(dst, onnx=None)
+    return dst
+
+
+def _write_graphs(model: Any, kind: str, dst: Path, *, int8: bool, int8_ops: Sequence[str]) -> dict[str, Path]:
+    """Write the float32 graph (through a temporary name, so no half-written graph is ever found) and the int8 copy."""
+    fp32 = dst / ONNX_FILES["fp32"]
+    tmp = dst / "model.onnx.tmp"
+    if kind == "char_cnn.v1":
+        char_cnn_graph(model, tmp)
+    else:
+        hashed_linear_graph(model, tmp)
+    tmp.replace(fp32)
+    files = {"fp32": fp32}
+    if int8:
+        files["int8"] = dst / ONNX_FILES["int8"]
+        quantize_int8(fp32, files["int8"], int8_ops)
+    return files
+
+
+def _check_parity(
+    src: Path, dst: Path, files: dict[str, Path], texts: list[str], *, tolerance: float, validation_source: str
+) -> ExportResult:
+    """Score ``texts`` with the original and with each graph; the figures go to ``parity.json`` whatever they are."""
+    from distilsec.serving.model import ScoringModel
+
+    reference = ScoringModel(src, runtime="native")
+    result = ExportResult(dst, files, validation_source=validation_source)
+    for precision in files:
+        runtime = "onnx" if precision == "fp32" else "onnx-int8"
+        # int8 is approximate by design: only its decisions are held to the original's
+        tol = tolerance if precision == "fp32" else None
+        result.parity[precision] = check_parity(reference, ScoringModel(dst, runtime=runtime), texts, tolerance=tol)
+        result.parity[precision]["file_bytes"] = files[precision].stat().st_size
+    report = {"validation": validation_source, **result.parity}
+    (dst / "parity.json").write_text(json.dumps(report, indent=2) + "\n")
+    return result
+
+
+def _discard(result: ExportResult, tolerance: float) -> None:
+    """Delete the graphs of a failed parity check and raise: ``runtime="auto"`` must never find them."""
+    result.files["fp32"].unlink(missing_ok=True)
+    result.files.get("int8", Path("/nonexistent")).unlink(missing_ok=True)
+    p = result.parity["fp32"]
+    raise BundleError(
+        f"ONNX parity check failed on {p['n']} texts: max |score diff| {p['max_abs_diff']:.3g}, "
+        f"max |class probability diff| {p['max_abs_diff_proba']:.3g} (tolerance {tolerance:g}), "
+        f"{p['n_decisions_differ']} decisions differ; nothing was exported (details in {result.bundle / 'parity.json'})"
+    )
+
+
+def _warn_threshold_flips(p: dict[str, Any], tolerance: float) -> None:
+    """Say so when decisions flip only because scores sit on the threshold: float rounding, not a failure."""
+    if p["n_decisions_differ"]:
+        log.warning(
+            "%d of %d validation texts flip decision at the threshold %s (scores within %.2g of it, all score "
+            "differences within the tolerance %g): float rounding, not a parity failure",
+            p["n_decisions_differ"],
+            p["n"],
+            p["threshold"],
+            p["max_flip_margin"],
+            tolerance,
+        )
