@@ -6,8 +6,7 @@ The classes are imported on first access (PEP 562), not with the package: import
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from distilsec._internal.lazy import lazy_exports
 
 __all__ = ["CharCNNStudent", "HashedLinearStudent", "HTMLInspectorStudent", "SoftTargets", "TfidfLinearStudent"]
 
@@ -20,11 +19,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())

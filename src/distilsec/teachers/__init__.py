@@ -6,8 +6,7 @@ must not import transformers and the LLM stack for the others.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from distilsec._internal.lazy import lazy_exports
 
 __all__ = ["EncoderTeacher", "EnsembleTeacher", "LLMTeacher"]
 
@@ -18,11 +17,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())

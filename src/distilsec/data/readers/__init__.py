@@ -6,8 +6,7 @@ and yields :class:`~distilsec.data.example.Example` records; bad records are cou
 raised when the reader is called.
 """
 
-import importlib
-from typing import Any
+from distilsec._internal.lazy import lazy_exports
 
 __all__ = [
     "read_lolbas",
@@ -56,13 +55,6 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Readers are imported on first use (PEP 562): importing one reader (``distilsec score`` reads event
-    files through :mod:`distilsec.data.readers.events`) must not import every format's dependencies."""
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+# Readers are imported on first use: importing one reader (``distilsec score`` reads event files through
+# :mod:`distilsec.data.readers.events`) must not import every format's dependencies.
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())
