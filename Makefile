@@ -10,7 +10,7 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=O
 CONFIG ?= configs/cmdline-distill.yaml
 OUT ?= runs/cmdline-distill
 
-.PHONY: setup setup-llm run test lint bench clean
+.PHONY: setup setup-llm setup-browser run test lint bench clean
 
 setup: $(VENV)/.installed
 setup-llm: $(VENV)/.installed-llm
@@ -28,10 +28,20 @@ $(VENV)/.installed-llm: $(VENV)/.installed
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q -c constraints.txt -e '.[dev,llm,llm-models]'
 	touch $@
 
+# Debian's Chromium for the review page's browser test (tests/serving/review/test_browser.py, driven by the
+# playwright package of the dev extra with executable_path=/usr/bin/chromium: no browser download). About
+# 25 s with apt-get on a fresh machine (as root, as CI runs); skipped when /usr/bin/chromium exists.
+setup-browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing chromium (apt-get) for the review page's browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver >/dev/null || echo "could not install chromium: the browser test will say so"; \
+	fi
+
 run: setup
 	$(VENV)/bin/distilsec run $(CONFIG) --out $(OUT) --overwrite
 
-test: setup setup-llm
+test: setup setup-llm setup-browser
 	$(PY) -m pytest -q
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/lint-imports --no-cache

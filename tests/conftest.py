@@ -113,3 +113,64 @@ def real_data() -> Path:
     if p is None:
         pytest.skip("real data not found: set DISTILSEC_DATA or place shared/data beside the repo")
     return p
+
+
+# ---- a tiny ATT&CK tagger (issue 14): three techniques and "none", trained in about a second
+
+#: technique ID (or "none") -> short sentences that describe it; every one is also used with a suffix
+ATTACK_SENTENCES = {
+    "T1059.001": [
+        "the actor used powershell to run encoded commands",
+        "powershell scripts were executed to download payloads",
+        "they ran a powershell one-liner to launch the implant",
+        "malware invokes powershell with a hidden window",
+    ],
+    "T1071": [
+        "the implant communicates with its c2 server over http",
+        "beacons to the command and control server using web protocols",
+        "c2 traffic was sent over https to the attacker server",
+        "the backdoor uses http requests for command and control",
+    ],
+    "T1566.001": [
+        "victims received spearphishing emails with malicious attachments",
+        "the group sent phishing emails carrying weaponized documents",
+        "a malicious word attachment was emailed to targets",
+        "spearphishing attachment lures were sent to employees",
+    ],
+    "none": [
+        "this report was published by the research team in march",
+        "we thank our colleagues for their review",
+        "contact us for more information about our services",
+        "the company is headquartered in the united states",
+    ],
+}
+#: (id, name, tactics, parent) of the tiny tagger's techniques and of their parents
+ATTACK_TECHNIQUES = [
+    ("T1059", "Command and Scripting Interpreter", ["execution"], None),
+    ("T1059.001", "PowerShell", ["execution"], "T1059"),
+    ("T1071", "Application Layer Protocol", ["command-and-control"], None),
+    ("T1566", "Phishing", ["initial-access"], None),
+    ("T1566.001", "Spearphishing Attachment", ["initial-access"], "T1566"),
+]
+
+
+def make_attack_bundle(path: Path, threshold: float = 0.4) -> Path:
+    """A real AttackModel bundle (TF-IDF softmax over T1059.001, T1071, T1566.001 and none) saved at ``path``."""
+    from distilsec.students import TfidfLinearStudent
+    from distilsec.students.attack_model import AttackModel
+    from distilsec.students.technique_index import TechniqueIndex
+
+    texts, y = [], []
+    for label, sentences in ATTACK_SENTENCES.items():
+        for suffix in ("", " again", " today"):
+            texts += [s + suffix for s in sentences]
+            y += [label] * len(sentences)
+    clf = TfidfLinearStudent(loss="softmax", min_df=1, epochs=10, lr=0.3, random_state=0).fit(texts, y)
+    model = AttackModel(clf, TechniqueIndex.from_records(ATTACK_TECHNIQUES), threshold=threshold)
+    return model.save(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_attack_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny ATT&CK tagger bundle, built once per session; copy it before changing its files."""
+    return make_attack_bundle(tmp_path_factory.mktemp("attack") / "tagger")

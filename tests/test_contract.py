@@ -128,7 +128,29 @@ class Composite(Classifier):
         return model.predict(texts)
 
 
-CLASSIFIER, MULTI_OUTPUT, COMPOSITE = Classifier(), MultiOutput(), Composite()
+class AttackComposite(Classifier):
+    """``attack_model.v1``: a fitted sentence classifier + technique index; ``tag`` gives technique records."""
+
+    def data(self, seed: int = 0) -> tuple[list[str], list[str]]:
+        from tests.conftest import ATTACK_SENTENCES
+
+        texts, y = [], []
+        for label, sentences in ATTACK_SENTENCES.items():
+            texts += [f"{s} {seed}" for s in sentences]
+            y += [label] * len(sentences)
+        return texts, y
+
+    def distributions(self, model: Any, texts: list[str]) -> list[tuple[np.ndarray, list[str]]]:
+        return [(model.predict_proba(texts), list(model.classes_))]
+
+    def outputs(self, model: Any, texts: list[str]) -> Any:
+        return model.tag(texts)
+
+    def predict(self, model: Any, texts: Any) -> Any:
+        return model.tag(texts)
+
+
+CLASSIFIER, MULTI_OUTPUT, COMPOSITE, ATTACK = Classifier(), MultiOutput(), Composite(), AttackComposite()
 
 
 # --------------------------------------------------------------------------------------------- cases
@@ -188,6 +210,16 @@ _CVSS_NOT_APPLICABLE = {
 }
 _NOT_TRAINABLE = "assembled from fitted parts (tfidf_linear.v1 + cvss_linear.v1, each checked on its own); no fit"
 _SMALL_TFIDF = {"min_df": 1, "max_features": 500}
+
+
+def _attack_params(_ctx: Any, seed: int) -> dict[str, Any]:
+    from distilsec.students import TfidfLinearStudent
+    from distilsec.students.technique_index import TechniqueIndex
+    from tests.conftest import ATTACK_TECHNIQUES
+
+    texts, y = ATTACK.data()
+    clf = TfidfLinearStudent(loss="softmax", min_df=1, epochs=5, lr=0.3, random_state=seed).fit(texts, y)
+    return {"classifier": clf, "index": TechniqueIndex.from_records(ATTACK_TECHNIQUES), "threshold": 0.4, "top_k": 2}
 
 CASES = [
     Case(
@@ -305,6 +337,34 @@ CASES = [
         MULTI_OUTPUT,
         lambda ctx, s: {**_SMALL_TFIDF, "decode": "argmax", "random_state": s},
         not_applicable=_CVSS_NOT_APPLICABLE,
+    ),
+    Case(
+        "ngram_embedding",
+        "ngram_embedding.v1",
+        CLASSIFIER,
+        lambda ctx, s: {"n_buckets": 2**10, "dim": 8, "char_ngrams": (2, 3), "epochs": 3, "random_state": s},
+    ),
+    Case(
+        "embedding_linear",
+        "embedding_linear.v1",
+        CLASSIFIER,
+        lambda ctx, s: {"model": str(ctx.tiny_bert), "max_length": 32, "epochs": 3, "random_state": s},
+    ),
+    Case(
+        "attack_model",
+        "attack_model.v1",
+        ATTACK,
+        _attack_params,
+        not_applicable={
+            "fit": "assembled from a fitted classifier (checked under its own name) and a technique index; no fit",
+            "seed": "has no seed of its own: its outputs are its fitted classifier's",
+            "refit": "assembled from fitted parts; no fit",
+            "label_names": "its classifier's labels (tfidf_linear.v1 checks any label names)",
+            "classes_order": "classes_ is its classifier's (tfidf_linear.v1 checks the column order)",
+            "bad_targets": "assembled from fitted parts; no fit",
+            "get_params": "its parameters are a fitted model and a technique index: it is rebuilt from its bundle, "
+            "not from a config (the save/load check covers that)",
+        },
     ),
     Case(
         "cve_model",
@@ -459,6 +519,11 @@ def test_predict_before_fit_raises_not_fitted(subject: Subject) -> None:
         from distilsec.students import TfidfLinearStudent
 
         model = create(subject.case.name, {"cwe_model": TfidfLinearStudent(), "cvss_model": None, "index": None})
+    elif subject.case.kind is ATTACK:  # a tagger over an unfitted classifier
+        from distilsec.students import TfidfLinearStudent
+        from distilsec.students.technique_index import TechniqueIndex
+
+        model = create(subject.case.name, {"classifier": TfidfLinearStudent(), "index": TechniqueIndex({})})
     else:
         model = subject.new()
     with pytest.raises(NotFittedError):
@@ -607,6 +672,7 @@ _SOFT_TARGET_STUDENTS = {
     "hashed_linear": {"epochs": 10, "n_features": 2**12},
     "html_inspector": {"epochs": 20},
     "tfidf_linear_softmax": {"epochs": 10},
+    "ngram_embedding": {"epochs": 20, "n_buckets": 2**12, "dim": 16},
 }
 
 

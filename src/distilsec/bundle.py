@@ -31,6 +31,7 @@ __all__ = [
     "resolve_bundle",
     "with_extra",
     "RUN_TYPE",
+    "RUN_TYPES",
     "update_manifest",
     "validate_params",
     "load_weights",
@@ -50,6 +51,8 @@ RESTORE = RESTORE_BUNDLE
 #: ``type`` of a run folder's manifest (a CVE run) that names, under ``shipped``, the bundle it ships:
 #: wherever a model is asked for, the run folder stands for that bundle.
 RUN_TYPE = "cve_run"
+#: Every run-folder pointer type (a CVE run, an ATT&CK run): each names its shipped bundle under ``shipped``.
+RUN_TYPES = (RUN_TYPE, "attack_run")
 
 #: Keys a type cannot load without (beyond ``type``); a type not listed needs ``params`` and ``classes``
 #: when it is built from its manifest (:class:`~distilsec.students.base.ClassifierMixin`), nothing otherwise.
@@ -58,6 +61,7 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "encoder.v1": ("params", "classes", "fit_prior", "target_prior"),
     "llm.v1": ("params", "classes", "shots", "calibrator"),
     "cve_model.v1": (),
+    "attack_model.v1": (),
 }
 
 
@@ -168,7 +172,7 @@ def resolve_bundle(path: str | Path) -> Path:
     """
     p = Path(path).expanduser()
     manifest = read_manifest(p)
-    return _shipped(p, manifest) if manifest["type"] == RUN_TYPE else p
+    return _shipped(p, manifest) if manifest["type"] in RUN_TYPES else p
 
 
 def _shipped(run: Path, manifest: dict[str, Any]) -> Path:
@@ -192,7 +196,7 @@ def load_model(path: str | Path) -> Any:
 
     p = Path(path).expanduser()
     manifest = read_manifest(p)
-    if manifest["type"] == RUN_TYPE:
+    if manifest["type"] in RUN_TYPES:
         p = _shipped(p, manifest)
         manifest = read_manifest(p)
     where = p / MANIFEST

@@ -78,6 +78,8 @@ class Manifest(BaseModel):
     task: str | None = None
     data_fingerprint: str | None = None
     metrics: dict[str, Any] | None = None
+    #: training examples whose label each source decided (analyst / teacher / original; see MODEL_CARD.md)
+    label_sources: dict[str, NonNegativeInt] | None = None
     # written by `distilsec export`
     onnx: dict[str, Any] | None = None
     # teachers: encoder.v1, ensemble.v1, llm.v1
@@ -98,6 +100,9 @@ class Manifest(BaseModel):
     cwe_model: str | None = None
     config_hash: str | None = None
     shipped: str | None = None
+    # ATT&CK taggers: attack_model.v1 (threshold: the default; thresholds: per technique), the attack_run folder
+    thresholds: dict[str, Threshold] | None = None
+    backoff_ratio: Probability | None = None
 
 
 #: Ranges of parameters by name: a name means the same thing in every registered model. These hold on
@@ -106,7 +111,7 @@ class Manifest(BaseModel):
 _POSITIVE_INT = [
     *("max_len", "embedding_dim", "n_filters", "n_features", "max_chars", "n_chunks", "hidden_dim", "max_bytes"),
     *("max_features", "min_df", "max_length", "epochs", "batch_size", "max_shot_chars", "max_input_chars"),
-    *("n_ctx", "n_threads", "max_train_samples"),
+    *("n_ctx", "n_threads", "max_train_samples", "n_buckets", "dim"),
 ]
 _PARAM_RULES: dict[str, Any] = {
     **{name: PositiveInt | None for name in _POSITIVE_INT},

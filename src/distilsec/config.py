@@ -48,6 +48,7 @@ __all__ = [
     "BudgetSection",
     "SynthSection",
     "SynthArm",
+    "ReviewSection",
     "ModelSpec",
     "load_config",
     "apply_overrides",
@@ -97,13 +98,18 @@ class RunSection(_Section):
     device: str = "auto"
     #: threads for torch on the CPU (0 = torch's default).
     threads: NonNegativeInt = 0
+    #: ``mlflow``: log the run's params, metrics and artefacts to MLflow (the ``tracking`` extra); null = off.
+    #: Left out of config.yaml and the hash when unset.
+    tracking: Literal["mlflow"] | None = None
+    #: MLflow tracking URI (default: a local file store, ``mlruns/`` beside the run folder).
+    tracking_uri: str | None = None
 
 
 class DataSection(_Section):
     #: ``cmdline``, ``url`` and ``html`` read the upstream formats under the data dir; ``table`` reads ``path``;
     #: ``cve`` reads NVD / CVE JSON 5 records and the CWE catalog (settings in the ``cve`` section).
     #: ``html`` reads ``<data_dir>/html/index.csv``, or ``path`` when set (an index CSV or a folder of pages).
-    task: Literal["cmdline", "url", "table", "cve", "html"]
+    task: Literal["cmdline", "url", "table", "cve", "html", "attack"]
     data_dir: str | None = None
     #: cmdline: ``raw`` parses the upstream YAML/Markdown/text; ``jsonl`` the pre-extracted file.
     format: Literal["raw", "jsonl"] = "raw"
@@ -306,6 +312,54 @@ class CveSection(_Section):
         return v
 
 
+class AttackSection(_Section):
+    """Threat-report sentences -> ATT&CK techniques (``data.task: attack``): data, split, models, decisions."""
+
+    #: ATT&CK matrices read from ``<data>/attack/<domain>-attack.json.gz``.
+    domains: list[Literal["enterprise", "mobile", "ics"]] = Field(default_factory=lambda: ["enterprise"])
+    #: entity names in procedure text: ``generic`` ("the malware") so a model learns behaviour, or ``keep``.
+    names: Literal["keep", "generic"] = "generic"
+    #: negative sentences (label ``none``): group/campaign prose, software identity lines, report boilerplate.
+    negatives: bool = True
+    #: the first sentences of each technique's own description, and CAPEC patterns linked to it (training only).
+    technique_descriptions: bool = True
+    capec: bool = True
+    val_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.1
+    test_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.15
+    decontamination: DecontaminationSection = Field(default_factory=DecontaminationSection)
+    #: the bar: TF-IDF + linear SVM on hard labels (the TRAM-style baseline).
+    baseline: ModelSpec | None = None
+    #: the teacher's soft labels for the students' training rows: 0 = from the teacher fitted on all of them
+    #: (Hinton's recipe, the default: measured better here), K >= 2 = cross-fitted over K folds of sources.
+    oof_folds: Annotated[int, Field(ge=0, le=10)] = 0
+    #: which model the shipped bundle wraps: a student name, ``baseline``, ``teacher`` or ``best_val``
+    #: (the best validation top-1 among the models within ``max_shipped_params``).
+    shipped: str = "best_val"
+    max_shipped_params: PositiveInt = 30_000_000
+    top_k: PositiveInt = 3
+    #: parent back-off ratios tried on validation for ``top`` (plain arg-max is always tried too).
+    backoff_ratios: list[Annotated[float, Field(gt=0.0, le=1.0)]] = Field(default_factory=lambda: [0.3, 0.5, 0.7])
+    #: a technique gets a threshold of its own when validation holds this many of its sentences.
+    min_threshold_support: PositiveInt = 3
+    #: sentences/s on one thread, measured on this many test sentences (0 = skip).
+    throughput_sample: NonNegativeInt = 2000
+
+    @field_validator("oof_folds")
+    @classmethod
+    def _folds_or_none(cls, v: int) -> int:
+        if v == 1:
+            raise ValueError("one fold would fit the teacher on nothing: use 0 (no cross-fitting) or 2 or more")
+        return v
+
+
+class ReviewSection(_Section):
+    """The analyst loop (``distilsec review`` / ``retrain``): what a retraining with analyst labels refits."""
+
+    #: refit the teacher on the corrected labels too (else the run's teacher bundle is reused: a teacher
+    #: can cost hours to fit, and the analyst's labels already outrank its soft labels for the student).
+    retrain_teacher: bool = False
+
+
 class BudgetSection(_Section):
     """Budget-aware labelling arms (``distilsec semisup budget``): teacher calls spent as shares of the pool."""
 
@@ -437,6 +491,9 @@ class Config(_Section):
     noise: NoiseSection = Field(default_factory=NoiseSection)
     evaluation: EvaluationSection = Field(default_factory=EvaluationSection)
     cve: CveSection | None = None
+    attack: AttackSection | None = None
+    #: the analyst loop's settings (``distilsec retrain``); left out of config.yaml and the hash when unset.
+    review: ReviewSection | None = None
     #: the semi-supervised experiments' settings (``distilsec semisup``; ``distilsec run`` ignores them).
     semisup: SemisupSection | None = None
     #: the synthetic-data experiment's settings (``distilsec synth-tables``; ``distilsec run`` ignores them).
@@ -475,7 +532,9 @@ class SynthConfig(Config):
 #: the experiment sections a command can require, and the schema that fills in their defaults
 _SCHEMAS: dict[str | None, type[Config]] = {None: Config, "semisup": SemisupConfig, "synth": SynthConfig}
 #: sections left out of ``config.yaml`` and the hash when unset, so that adding one changed no run's hash
-_DROPPED_WHEN_UNSET = ("semisup", "synth")
+_DROPPED_WHEN_UNSET = ("semisup", "synth", "attack", "review")
+#: ``run`` keys left out the same way (added after runs were hashed)
+_RUN_KEYS_DROPPED_WHEN_UNSET = ("tracking", "tracking_uri")
 
 
 def _cross_section_problems(config: Config) -> list[str]:
@@ -487,6 +546,8 @@ def _cross_section_problems(config: Config) -> list[str]:
         out.append("data.time_column: split.by 'time' on a table needs the column that holds each row's time")
     if data.task == "cve" and config.split.by != "time":
         out.append("split.by: the CVE task splits by time: set split.by: time and split.time_cutoff")
+    if data.task == "attack" and config.attack is None:
+        out.append("attack: data.task 'attack' needs an attack section (see configs/attack-techniques.yaml)")
     if config.noise.student is not None and config.noise.student not in config.students:
         out.append(f"noise.student: {config.noise.student!r} is not a student; students: {', '.join(config.students)}")
     return out
@@ -728,6 +789,9 @@ def _as_dict(config: Config) -> dict[str, Any]:
     for name in _DROPPED_WHEN_UNSET:
         if data.get(name, 0) is None:
             del data[name]
+    for key in _RUN_KEYS_DROPPED_WHEN_UNSET:
+        if data["run"].get(key, 0) is None:
+            del data["run"][key]
     return data
 
 

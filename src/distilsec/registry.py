@@ -31,6 +31,9 @@ BUILTINS: dict[str, str] = {
     "llm.v1": "distilsec.teachers.llm.teacher:LLMTeacher",
     "cve_model.v1": "distilsec.students.cve_model:CveModel",
     "cvss_linear.v1": "distilsec.students.cvss_linear:CvssLinearModel",
+    "attack_model.v1": "distilsec.students.attack_model:AttackModel",
+    "ngram_embedding.v1": "distilsec.students.ngram_embedding:NgramEmbeddingStudent",
+    "embedding_linear.v1": "distilsec.teachers.embedding_linear:EmbeddingLinearTeacher",
 }
 
 

@@ -59,3 +59,14 @@ def test_apply_view_names() -> None:
     assert apply_view("html", ["<p>x</p>"], 10) == ["text: x"]
     with pytest.raises(ValueError, match="known"):
         apply_view("pdf", ["x"], 10)
+
+
+def test_html_blocks_split_at_block_elements_and_drop_hidden_text() -> None:
+    from distilsec.data.html_text import html_blocks
+
+    page = (
+        "<title>APT report</title><script>var x = '<p>hidden</p>';</script><h2>Execution</h2>"
+        "<ul><li>Ran PowerShell</li><li>Used <b>cmd</b></li></ul><pre>whoami\nnet user</pre><p>a &amp; b</p>"
+    )
+    assert html_blocks(page) == ["APT report", "Execution", "Ran PowerShell", "Used cmd", "whoami", "net user", "a & b"]
+    assert html_blocks("") == [] and html_blocks("plain words") == ["plain words"]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from distilsec._internal.console import console, setup_logging
 from distilsec.errors import DistilsecError
 
-__all__ = ["console", "parse_overrides", "friendly_errors", "setup_logging"]
+__all__ = ["console", "parse_overrides", "friendly_errors", "setup_logging", "stdout_to_stderr"]
 
 T = TypeVar("T")
 
@@ -52,3 +54,26 @@ def friendly_errors(fn: Callable[[], T]) -> T:
 
 def noop(*_: Any) -> None:
     return None
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to standard output meanwhile (libraries' prints and progress bars, C code
+    writing to file descriptor 1) to standard error, so that stdout holds only what the command returns."""
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test runner's buffer)
+        fd = None
+    saved = os.dup(fd) if fd is not None else None
+    try:
+        if fd is not None:
+            sys.stderr.flush()
+            os.dup2(sys.stderr.fileno(), fd)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        if saved is not None and fd is not None:
+            os.dup2(saved, fd)
+            os.close(saved)

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from distilsec.cli._common import friendly_errors, parse_overrides, setup_logging
+from distilsec.cli._common import stdout_to_stderr as _stdout_to_stderr
+from distilsec.cli.attack import attack as attack_command
 from distilsec.cli.bench import bench_app
 from distilsec.cli.curate import data_curate
 from distilsec.cli.cve import cve as cve_command
 from distilsec.cli.export import export
 from distilsec.cli.init import init
 from distilsec.cli.label import label_app
+from distilsec.cli.review import retrain, review, review_export, review_import, review_log
 from distilsec.cli.score import score
 from distilsec.cli.semisup import semisup_app
 from distilsec.cli.serve import serve
@@ -34,9 +33,15 @@ app.add_typer(label_app, name="label")
 app.add_typer(semisup_app, name="semisup")
 app.command("init")(init)
 app.command("cve")(cve_command)
+app.command("attack")(attack_command)
 app.command("score")(score)
 app.command("export")(export)
 app.command("serve")(serve)
+app.command("review")(review)
+app.command("retrain")(retrain)
+app.command("review-export")(review_export)
+app.command("review-import")(review_import)
+app.command("review-log")(review_log)
 app.command("synth")(synth)
 app.command("synth-tables", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(synth_tables)
 data_app.command("curate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(data_curate)
@@ -59,6 +64,10 @@ def run(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace the earlier run in --out (only a distilsec run folder).")
     ] = False,
+    labels: Annotated[
+        Path | None,
+        typer.Option(help="Analyst label ledger (a run's review/ledger.jsonl); outranks teacher and original labels."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Train the teacher, distil the students and evaluate them, as CONFIG says.
@@ -83,33 +92,11 @@ def run(
                 data_dir=data_dir,
                 decontaminate=[str(p) for p in decontaminate or []],
                 overwrite=overwrite,
+                labels=labels,
             )
         typer.echo(str(result.run_dir))
 
     friendly_errors(go)
-
-
-@contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send everything written to standard output meanwhile (libraries' prints and progress bars, C code
-    writing to file descriptor 1) to standard error, so that stdout holds only what the command returns."""
-    sys.stdout.flush()
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # not a real file (a test runner's buffer)
-        fd = None
-    saved = os.dup(fd) if fd is not None else None
-    try:
-        if fd is not None:
-            sys.stderr.flush()
-            os.dup2(sys.stderr.fileno(), fd)
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        sys.stdout.flush()
-        if saved is not None and fd is not None:
-            os.dup2(saved, fd)
-            os.close(saved)
 
 
 @config_app.command("show", context_settings=EXTRA)

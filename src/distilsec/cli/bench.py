@@ -1,4 +1,5 @@
-"""``distilsec bench``: CTI-Bench-compatible evaluation of a CVE model (RCM accuracy, VSP MAD)."""
+"""``distilsec bench``: CTI-Bench-compatible evaluation of a CVE model (RCM accuracy, VSP MAD) and of an ATT&CK
+tagger (ATE micro/macro-F1)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import typer
 
 from distilsec.cli._common import console, friendly_errors, setup_logging
 
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmark a CVE model on CTI-Bench-format files.")
+bench_app = typer.Typer(
+    no_args_is_help=True, help="Benchmark a CVE model or an ATT&CK tagger on CTI-Bench-format files."
+)
 
 ModelOpt = Annotated[Path, typer.Option("--model", "-m", help="CVE model bundle, or a CVE run folder.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print every metric as JSON after the summary line.")]
@@ -63,3 +66,80 @@ def cti_vsp(file: Path, model: ModelOpt = Path("."), as_json: JsonOpt = False) -
     """Severity prediction: mean absolute deviation of the CVSS v3 base score (prints ``mad: x.xx``)."""
     setup_logging(False)
     friendly_errors(lambda: _run("vsp", file, model, as_json))
+
+
+def _run_ate(file: Path, model: Path | None, level: str, as_json: bool, batch_size: int) -> None:
+    from distilsec.bundle import load_model
+    from distilsec.cli.attack import resolve_model_path
+    from distilsec.data.readers.cti_ate import read_ate
+    from distilsec.data.skips import SkipCounter
+    from distilsec.errors import DistilsecError
+    from distilsec.evaluation.ate_metrics import LEVELS, at_level, ate_metrics, resolve_level
+    from distilsec.serving.reports import report_sentences
+    from distilsec.serving.tagging import tag_batches
+    from distilsec.students.attack_model import require_attack_model
+
+    if level not in LEVELS:
+        raise DistilsecError(f"--level must be one of {', '.join(LEVELS)}, not {level!r}")
+    skips = SkipCounter()
+    items = read_ate(file, skips=skips)  # a bad file fails before the model loads (seconds)
+    path = resolve_model_path(model)
+    tagger = require_attack_model(load_model(path), path)
+    # every passage split as `distilsec attack` splits a report; sentences of all passages tagged in batches
+    owner = [i for i, it in enumerate(items) for _ in report_sentences(it.description)]
+    sentences = [s for it in items for s in report_sentences(it.description)]
+    predicted: list[set[str]] = [set() for _ in items]
+    done = 0
+    for batch, tags in tag_batches(tagger, sentences, batch_size=batch_size):
+        for j, tag in enumerate(tags):
+            predicted[owner[done + j]].update(t["id"] for t in tag["techniques"])
+        done += len(batch)
+    lvl = resolve_level([it.gt for it in items], level)
+    gt = [at_level(it.gt, lvl, tagger.index.parent) for it in items]
+    pred = [at_level(p, lvl, tagger.index.parent) for p in predicted]
+    metrics = ate_metrics(gt, pred)
+    known = set(at_level([c for c in tagger.classes_ if c != "none"], lvl, tagger.index.parent))
+    unknown = sorted({t for g in gt for t in g} - known)
+    n_rows = len(items) + skips.total
+    why = " (auto: the GT names no sub-technique)" if level == "auto" and lvl == "parent" else ""
+    typer.echo(f"rows: {len(items)} of {n_rows} ({skips.total} skipped), {len(sentences)} sentences")
+    typer.echo(f"level: {lvl}{why}")
+    typer.echo(f"micro-precision: {metrics['micro_precision']:.3f}  micro-recall: {metrics['micro_recall']:.3f}")
+    typer.echo(f"mean precision: {metrics['mean_precision']:.3f}  mean recall: {metrics['mean_recall']:.3f}")
+    typer.echo(f"exact-set match: {metrics['exact_match']:.3f}")
+    typer.echo(f"macro-F1: {metrics['macro_f1']:.3f}")
+    typer.echo(f"micro-F1: {metrics['micro_f1']:.3f}")
+    if unknown:
+        console.print(
+            f"[yellow]note[/]: {len(unknown)} GT technique(s) are not among the tagger's classes, so it cannot "
+            f"answer them: {', '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''}"
+        )
+    if skips.total:
+        console.print(f"[yellow]{skips.total} of {n_rows} rows skipped[/]: {skips.as_dict()}")
+    metrics.update(
+        file=str(file), level=lvl, rows_read=n_rows, skipped=skips.as_dict(), sentences=len(sentences),
+        gt_techniques_unknown_to_model=unknown,
+    )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(metrics, indent=2))
+
+
+@bench_app.command("cti-ate")
+def cti_ate(
+    file: Path,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", "-m", help="ATT&CK tagger bundle or run folder (default: $DISTILSEC_ATTACK_MODEL)."),
+    ] = None,
+    level: Annotated[
+        str, typer.Option(help="auto (parent when the GT names no sub-technique), exact or parent.")
+    ] = "auto",
+    as_json: JsonOpt = False,
+    batch_size: Annotated[int, typer.Option(help="Sentences tagged per batch.")] = 1024,
+) -> None:
+    """Technique extraction: each passage's tagged techniques against GT (micro/macro-F1, exact-set match).
+
+    The last line printed is ``micro-F1: 0.xxx``.
+    """
+    setup_logging(False)
+    friendly_errors(lambda: _run_ate(file, model, level, as_json, batch_size))

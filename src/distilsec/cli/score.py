@@ -40,7 +40,18 @@ def check_output(path: Path) -> None:
 
 
 def _hint_export(scorer: Any) -> None:
-    """Say once when a bundle could score several times faster after ``distilsec export``."""
+    """Say once when a bundle could score several times faster after ``distilsec export``.
+
+    For an ATT&CK tagger, say instead what its score and label mean and where the names and tactics are.
+    """
+    if getattr(scorer, "tagger", None) is not None:
+        console.print(
+            "[yellow]note:[/] an ATT&CK tagger: score = probability that a line describes some technique, label = "
+            "its best technique at or above that technique's threshold (else none); for names, tactics, top-k and "
+            "report aggregation use `distilsec attack --per-line --json`",
+            soft_wrap=True,
+        )
+        return
     from distilsec.serving.runtime.onnx_model import SUPPORTED
 
     onnx = scorer.bundle_dir / "model.onnx"

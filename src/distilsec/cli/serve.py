@@ -34,7 +34,7 @@ def serve(
     ] = 10.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Serve /v1/score, /v1/models, /healthz and the OpenAPI schema (/docs) over HTTP."""
+    """Serve /v1/score, /v1/models, /healthz and the OpenAPI schema (/docs) over HTTP; /v1/attack for ATT&CK taggers."""
     setup_logging(verbose)
 
     def go() -> None:

@@ -272,3 +272,30 @@ def _share_panel(ax: Any, rows: Sequence[Mapping[str, Any]], teacher: Mapping[st
     ax.set_xlabel("teacher-labelled share of the student's training data (%)")
     ax.set_ylabel(metric.replace("_", " "))
     ax.grid(alpha=0.3)
+
+
+def plot_per_tactic(per_model: Mapping[str, Mapping[str, Mapping[str, Any]]], path: str | Path) -> Path:
+    """Top-1 per ATT&CK tactic, one bar per model (``per_model[model][tactic] = {"top1", "n"}``).
+
+    Tactics are ordered by the number of held-out sentences, so the bars that carry weight come first.
+    """
+    tactics = sorted(
+        {t for m in per_model.values() for t in m},
+        key=lambda t: -max(m.get(t, {}).get("n", 0) for m in per_model.values()),
+    )
+    names = list(per_model)
+    fig = _new_figure(max(7.0, 0.55 * len(tactics) * max(1, len(names)) / 2 + 3), 4.8)
+    ax = fig.add_subplot()
+    x = np.arange(len(tactics))
+    width = 0.8 / max(len(names), 1)
+    for i, name in enumerate(names):
+        vals = [_num(per_model[name].get(t, {}).get("top1")) for t in tactics]
+        ax.bar(x + (i - (len(names) - 1) / 2) * width, vals, width, label=name)
+    ns = [max(m.get(t, {}).get("n", 0) for m in per_model.values()) for t in tactics]
+    ax.set_xticks(x, [f"{t}\n(n={n})" for t, n in zip(tactics, ns, strict=True)], rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("top-1 on held-out sources")
+    ax.set_ylim(0, 1)
+    ax.set_title("ATT&CK technique top-1 per tactic")
+    ax.legend(fontsize=7)
+    ax.grid(True, axis="y", alpha=0.3)
+    return _save(fig, path)

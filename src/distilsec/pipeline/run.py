@@ -20,7 +20,15 @@ from distilsec._internal.device import set_threads
 from distilsec.config import Config, config_hash
 from distilsec.errors import ConfigError, DistilsecError
 from distilsec.pipeline import stages
+from distilsec.pipeline.corrections import (
+    Corrections,
+    check_ledger,
+    override_soft_targets,
+    prepare_corrections,
+    record_label_sources,
+)
 from distilsec.pipeline.noise import noise_experiment
+from distilsec.pipeline.tracking import check_tracking, log_run
 from distilsec.tasks.prepare import PreparedData, prepare_data, resolve_evaluation
 
 __all__ = ["run_experiment", "RunResult", "prepare_data", "PreparedData", "resolve_evaluation", "RUN_FOLDER_MARKERS"]
@@ -29,7 +37,7 @@ log = logging.getLogger("distilsec.pipeline.run")
 
 #: tasks whose run is a pipeline of its own (``module:function(config, run_dir, *, data_dir, benchmarks)
 #: -> (metrics, bundles)``); every other task runs :func:`run_experiment`'s stages.
-TASK_PIPELINES = {"cve": "distilsec.pipeline.cve:run_cve"}
+TASK_PIPELINES = {"cve": "distilsec.pipeline.cve:run_cve", "attack": "distilsec.pipeline.attack:run_attack"}
 
 #: files every run writes first: a folder holding them is a distilsec run folder that ``--overwrite`` may clear.
 RUN_FOLDER_MARKERS = ("config.yaml", "log.txt")
@@ -49,40 +57,79 @@ def run_experiment(
     data_dir: str | Path | None = None,
     decontaminate: list[str] | None = None,
     overwrite: bool = False,
+    labels: str | Path | None = None,
+    baseline: Path | None = None,
 ) -> RunResult:
     """Train the teacher, distil the students, evaluate them all on held-out groups, write the run.
 
     ``decontaminate`` names benchmark files whose records (IDs and near-copies) are removed from training
     (the CVE task, whose own pipeline :data:`TASK_PIPELINES` names). ``out`` must be new or empty;
-    ``overwrite`` clears an earlier run folder there first.
+    ``overwrite`` clears an earlier run folder there first. ``labels`` is an analyst label ledger: its
+    labels outrank the teacher's and the original ones (:mod:`distilsec.pipeline.corrections`);
+    ``baseline`` is the earlier run the report compares with (``distilsec retrain``), whose teacher is
+    reused unless ``review.retrain_teacher`` is set.
     """
     set_threads(config.run.threads)
+    check_tracking(config)  # a missing tracker fails now, not after training
+    if labels is not None:
+        check_ledger(labels)  # a damaged ledger fails now, not after reading the data
     existed = out is not None and Path(out).is_dir()
     run_dir = _make_run_dir(config, out, overwrite=overwrite)
     handler = attach_run_log(run_dir)
     try:
         own = _task_pipeline(config.data.task)
+        if own is not None and labels is not None:
+            _detach(handler)
+            _clear_folder(run_dir) if existed else shutil.rmtree(run_dir, ignore_errors=True)
+            raise ConfigError(f"--labels applies to classification runs, not to the {config.data.task} task")
         if own is not None:
             return RunResult(run_dir, *own(config, run_dir, data_dir=data_dir, benchmarks=decontaminate))
         try:  # a mistake found before training leaves no folder (and so needs no --overwrite)
             if decontaminate:
-                raise ConfigError("--decontaminate applies to the CVE task (data.task: cve) only")
+                raise ConfigError("--decontaminate applies to the CVE and ATT&CK tasks (data.task: cve, attack) only")
             config, data = stages.prepare(config, run_dir, data_dir=data_dir)
+            corrections: Corrections | None = None
+            if labels is not None:
+                data, corrections = prepare_corrections(run_dir, data, labels)
         except DistilsecError:
             _detach(handler)
             _clear_folder(run_dir) if existed else shutil.rmtree(run_dir, ignore_errors=True)
             raise
-        fitted = stages.fit_teacher(config, data)
+        reuse = _reused_teacher(config, baseline)
+        fitted = stages.fit_teacher(config, data, reuse=reuse)
+        if corrections is not None and fitted.teacher_train_proba is not None:  # analyst outranks teacher
+            classes = list(fitted.teacher.classes_)
+            fitted.teacher_train_proba = override_soft_targets(
+                classes, data.train, fitted.teacher_train_proba, corrections
+            )
         stages.train_students(config, data, fitted)
         reports = stages.evaluate_models(config, data, fitted)
         results = {name: r.metrics for name, r in reports.items()}
+        record_label_sources(results, fitted.roles, len(data.train), corrections, teacher_reused=reuse is not None)
         stages.measure_throughput(config, data, fitted, results)
         noise_rows = noise_experiment(config, data, fitted, results)
-        bundles = stages.write_bundles(run_dir, config, data, fitted, results)
-        metrics = stages.write_run_report(run_dir, config, data, reports, results, noise_rows)
+        summary = None
+        if corrections is not None:
+            from distilsec.pipeline.comparison import corrections_summary
+
+            summary = corrections_summary(config, data, fitted, reports, results, corrections, baseline)
+        bundles = stages.write_bundles(run_dir, config, data, fitted, results, corrections=summary)
+        metrics = stages.write_run_report(run_dir, config, data, reports, results, noise_rows, corrections=summary)
+        log_run(run_dir, config, metrics, bundles)
         return RunResult(run_dir, metrics, bundles)
     finally:
         _detach(handler)
+
+
+def _reused_teacher(config: Config, baseline: Path | None) -> Path | None:
+    """The baseline run's teacher bundle when a retraining keeps it (``review.retrain_teacher`` unset/false)."""
+    if baseline is None or (config.review is not None and config.review.retrain_teacher):
+        return None
+    teacher = baseline / "teacher"
+    if not (teacher / "manifest.json").is_file():
+        log.warning("%s has no teacher bundle: fitting the teacher again", baseline)
+        return None
+    return teacher
 
 
 def _task_pipeline(task: str) -> Callable[..., tuple[dict[str, Any], dict[str, Path]]] | None:

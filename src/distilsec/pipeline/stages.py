@@ -158,16 +158,23 @@ def _labels(part: list[Any]) -> list[str]:
     return [str(ex.label) for ex in part]
 
 
-def fit_teacher(config: Config, data: PreparedData) -> Fitted:
+def fit_teacher(config: Config, data: PreparedData, *, reuse: Path | None = None) -> Fitted:
     """The teacher fitted on the training split, scored on train (soft labels), val and test.
 
     A teacher made of components (an ensemble, see :meth:`ClassifierMixin.components`) scores each once;
-    the components are evaluated beside it as ``teacher-<name>``.
+    the components are evaluated beside it as ``teacher-<name>``. ``reuse`` is an earlier run's teacher
+    bundle to score with instead of fitting one (``distilsec retrain`` without ``review.retrain_teacher``).
     """
-    announce(f"teacher: {config.teacher.type}")
     x_tr = _texts(data.train)
-    teacher = create(config.teacher.type, model_params(config.teacher, config))
-    teacher.fit(x_tr, _labels(data.train), classes=data.classes)
+    if reuse is not None:
+        from distilsec.bundle import load_model
+
+        announce(f"teacher: reused from {reuse} (review.retrain_teacher is false)")
+        teacher = load_model(reuse)
+    else:
+        announce(f"teacher: {config.teacher.type}")
+        teacher = create(config.teacher.type, model_params(config.teacher, config))
+        teacher.fit(x_tr, _labels(data.train), classes=data.classes)
     fitted = Fitted(teacher_train_proba=teacher.predict_proba(x_tr))
     components = teacher.components() if isinstance(teacher, ClassifierMixin) else {}
     if not components:
@@ -259,12 +266,22 @@ def measure_throughput(config: Config, data: PreparedData, fitted: Fitted, resul
 
 
 def write_bundles(
-    run_dir: Path, config: Config, data: PreparedData, fitted: Fitted, results: dict[str, dict[str, Any]]
+    run_dir: Path,
+    config: Config,
+    data: PreparedData,
+    fitted: Fitted,
+    results: dict[str, dict[str, Any]],
+    *,
+    corrections: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """One bundle per model (an ensemble's members inside the teacher's), each with its fast ONNX path.
+    """One bundle per model (an ensemble's members inside the teacher's), each with its fast ONNX path and
+    its ``MODEL_CARD.md`` (``corrections``: the run's analyst-ledger summary, for the card).
 
     The manifest is complete when ``save`` returns: the run's entries go in through ``save(extra=...)``.
     """
+    from distilsec.bundle import read_manifest
+    from distilsec.evaluation.model_card import MODEL_CARD, model_card
+
     announce("bundles, plots, report")
     bundles = {}
     fingerprint = data.fingerprint()
@@ -275,6 +292,16 @@ def write_bundles(
         model.save(bundle, extra=_manifest_entries(config, data, results[name], fitted.roles[name], fingerprint))
         bundles[name] = bundle
         export_fast_path(bundle, _texts(data.val), console)  # model.onnx: `score` is fast by default
+        card = model_card(
+            name,
+            config=config,
+            manifest=read_manifest(bundle),
+            metrics=results[name],
+            data_report=data.report,
+            label_sources=results[name].get("label_sources"),
+            corrections=corrections,
+        )
+        (bundle / MODEL_CARD).write_text(card, encoding="utf-8")
     return bundles
 
 
@@ -295,6 +322,7 @@ def _manifest_entries(
         "task": config.data.task,
         "data_fingerprint": fingerprint,
         "metrics": {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))},
+        "label_sources": metrics.get("label_sources"),
     }
 
 
@@ -305,8 +333,13 @@ def write_run_report(
     reports: dict[str, Report],
     results: dict[str, dict[str, Any]],
     noise_rows: list[dict[str, Any]],
+    *,
+    corrections: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``metrics.json`` and ``report.md`` (with its plots) through the one report writer; returns the metrics."""
+    """``metrics.json`` and ``report.md`` (with its plots) through the one report writer; returns the metrics.
+
+    ``corrections``: the analyst-ledger summary of a run trained with ``--labels`` (its own section).
+    """
     from distilsec.evaluation.report import write_report
     from distilsec.evaluation.run_report import run_sections
 
@@ -322,6 +355,11 @@ def write_run_report(
     }
     curves = {name: r.curve for name, r in reports.items() if r.curve is not None}
     sections = run_sections(run_dir, config, data, results, curves, noise_rows, warnings=warnings)
+    if corrections is not None:
+        from distilsec.evaluation.corrections_report import corrections_section
+
+        metrics["analyst_corrections"] = corrections
+        sections.insert(1 if warnings else 0, corrections_section(corrections))
     write_report(run_dir, title=f"distilsec run: {config.run.name}", sections=sections, metrics=metrics)
     print_warnings(warnings)  # again at the end, where the reader of the console looks
     console.print(f"[bold green]done[/]: {run_dir}/report.md")

@@ -37,7 +37,12 @@ class ScoringModel:
         self.model, self.runtime = load_runtime_model(self.bundle_dir, runtime, threads)
         self.classes = list(self.model.classes_)
         self.threshold = self.manifest.get("threshold")
-        self.negative = self.manifest.get("negative", "benign")
+        #: an ATT&CK tagger (attack_model.v1): its negative class is "none", so a score is the probability that
+        #: a sentence describes some technique, and a label is the tagger's own decision (the best technique at
+        #: or above its per-technique threshold, else "none"); names and tactics: ``distilsec attack``
+        is_tagger = self.manifest.get("type") == "attack_model.v1" and hasattr(self.model, "above_threshold")
+        self.tagger: Any = self.model if is_tagger else None
+        self.negative = self.manifest.get("negative", "none" if self.tagger is not None else "benign")
         self.positive = self.manifest.get("positive", "malicious")
         self.preprocess = get_preprocessor(self.manifest.get("preprocess", "none"))
         self.max_chars = int(self.manifest.get("max_text_chars", 4096))
@@ -57,6 +62,8 @@ class ScoringModel:
         return proba[:, self.classes.index(self.positive)]
 
     def labels(self, proba: np.ndarray, scores: np.ndarray) -> list[str]:
+        if self.tagger is not None:
+            return [hits[0][0] if hits else self.negative for hits in self.tagger.above_threshold(proba)]
         threshold = 0.5 if self.threshold is None else float(self.threshold)
         if self.negative not in self.classes:
             return [

@@ -39,8 +39,9 @@ class Task:
     preprocess: str
     #: what :attr:`~distilsec.data.example.Example.group` holds for this task: the unit a split keeps whole.
     split_unit: str
-    #: how its models are scored: ``detection`` (threshold at a target FPR, PR/ROC) or ``cwe`` (top-k + CVSS).
-    metric_family: Literal["detection", "cwe"] = "detection"
+    #: how its models are scored: ``detection`` (threshold at a target FPR, PR/ROC), ``cwe`` (top-k + CVSS) or
+    #: ``attack`` (technique top-k, parent back-off, passage-level multi-label F1).
+    metric_family: Literal["detection", "cwe", "attack"] = "detection"
 
 
 #: task name -> the module that declares its ``TASK`` record
@@ -61,19 +62,31 @@ _CVE = Task(
     metric_family="cwe",
 )
 
+#: the ATT&CK task reads, splits and purges its data in its own pipeline (:mod:`distilsec.tasks.attack`);
+#: like CVE, its record lives here so that looking it up imports no reader.
+_ATTACK = Task(
+    name="attack",
+    inputs=None,
+    preprocess="none",
+    split_unit="source (group/software/campaign, cited reports purged)",
+    metric_family="attack",
+)
+#: the tasks with a pipeline of their own, by name
+_OWN_PIPELINE: dict[str, Task] = {_CVE.name: _CVE, _ATTACK.name: _ATTACK}
+
 _MISSING: Any = object()
 
 
 def task_names() -> list[str]:
     """Every task a config's ``data.task`` may name."""
-    return [*TASK_MODULES, _CVE.name]
+    return [*TASK_MODULES, *_OWN_PIPELINE]
 
 
 def get_task(name: str, missing: Any = _MISSING) -> Task:
     """The :class:`Task` record of ``name`` (imports its module); ``missing`` is returned for an unknown name
     when given, else a :class:`~distilsec.errors.ConfigError` lists the known tasks."""
-    if name == _CVE.name:
-        return _CVE
+    if name in _OWN_PIPELINE:
+        return _OWN_PIPELINE[name]
     module = TASK_MODULES.get(name)
     if module is None:
         if missing is not _MISSING:

@@ -1,4 +1,5 @@
-"""The HTTP API: ``POST /v1/score``, ``GET /v1/models``, ``GET /healthz``, OpenAPI at ``/openapi.json``.
+"""The HTTP API: ``POST /v1/score``, ``GET /v1/models``, ``GET /healthz``, OpenAPI at ``/openapi.json``; and
+``POST /v1/attack`` when an ATT&CK tagger is served.
 
 Every model is a :class:`~distilsec.serving.model.ScoringModel`, the object ``distilsec score`` uses, so the
 API returns exactly the scores and labels of the command line for the same bundle and runtime.
@@ -30,7 +31,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from distilsec.errors import DistilsecError
 from distilsec.serving.api.batcher import MicroBatcher, Overloaded
 from distilsec.serving.api.limits import Door
-from distilsec.serving.api.schemas import MAX_TEXTS, Health, ModelInfo, ScoreRequest, ScoreResponse
+from distilsec.serving.api.schemas import (
+    MAX_TEXTS,
+    AttackRequest,
+    AttackResponse,
+    Health,
+    ModelInfo,
+    ScoreRequest,
+    ScoreResponse,
+)
 
 if TYPE_CHECKING:  # fastapi comes with the 'serve' extra and the model stack loads on demand: both imported lazily
     from fastapi.exceptions import RequestValidationError
@@ -186,6 +195,9 @@ _SCORE_RESPONSES: dict[int | str, dict[str, Any]] = {
     504: {"description": "scoring did not start within timeout_s"},
 }
 
+#: ... and of ``POST /v1/attack``, which also answers 400 when the named model is no ATT&CK tagger.
+_ATTACK_RESPONSES: dict[int | str, dict[str, Any]] = {400: {"description": "not an ATT&CK tagger"}, **_SCORE_RESPONSES}
+
 
 def _add_routes(app: Any, served: _Served) -> None:
     """Register the three routes as thin endpoints over the module-level functions below.
@@ -205,6 +217,15 @@ def _add_routes(app: Any, served: _Served) -> None:
     @app.post("/v1/score", response_model=ScoreResponse, response_model_exclude_none=True, responses=_SCORE_RESPONSES)
     async def score(req: ScoreRequest) -> dict[str, Any]:
         return await _score(served, req)
+
+    if not _taggers(served):  # /v1/attack exists only where an ATT&CK tagger is loaded
+        return
+
+    @app.post(
+        "/v1/attack", response_model=AttackResponse, response_model_exclude_unset=True, responses=_ATTACK_RESPONSES
+    )  # unset, not None: a blank sentence's "top" is null, as in `distilsec attack --per-line --json`
+    async def attack(req: AttackRequest) -> dict[str, Any]:
+        return await _attack(served, req)
 
 
 def _health(served: _Served) -> dict[str, Any]:
@@ -253,6 +274,64 @@ async def _score(served: _Served, req: ScoreRequest) -> dict[str, Any]:
     if req.text is not None:
         out["score"], out["label"] = results[0]["score"], results[0]["label"]
     return out
+
+
+def _taggers(served: _Served) -> list[str]:
+    """Names of the served ATT&CK taggers (bundles of type attack_model.v1), in serving order."""
+    return [name for name, s in served.scorers.items() if s.tagger is not None]
+
+
+def _attack_sentences(req: AttackRequest) -> list[str]:
+    """The request's sentences as ``distilsec attack`` would tag them: a report split, or the list cleaned."""
+    from distilsec.serving.reports import MAX_SENTENCE_CHARS, cap_sentence, prepare_sentence, report_sentences
+
+    if req.text is not None:
+        return report_sentences(req.text, req.format)
+    return [cap_sentence(prepare_sentence(s), MAX_SENTENCE_CHARS) if s.strip() else "" for s in req.sentences or []]
+
+
+async def _attack(served: _Served, req: AttackRequest) -> dict[str, Any]:
+    """``POST /v1/attack``: per-sentence techniques and the report-level aggregate, from an ATT&CK tagger.
+
+    The sentences are scored through the model's micro-batcher (shared with ``/v1/score``: the same admission,
+    queue bound and timeout), and tagged from the probabilities it returns, exactly as ``distilsec attack``
+    tags them.
+    """
+    import asyncio
+
+    from fastapi import HTTPException
+
+    from distilsec.serving.tagging import TechniqueTally, sentence_record
+
+    taggers = _taggers(served)
+    name = req.model or taggers[0]
+    if name not in served.scorers:
+        raise HTTPException(404, f"unknown model {name!r}; served: {sorted(served.scorers)}")
+    tagger = served.scorers[name].tagger
+    if tagger is None:
+        raise HTTPException(400, f"model {name!r} is not an ATT&CK tagger; taggers served: {taggers}")
+    sentences = await asyncio.to_thread(_attack_sentences, req)  # splitting a 1 MB report takes a while
+    present = [s for s in sentences if s]
+    tags: list[dict[str, Any]] = []
+    if present:
+        timeout_s = served.settings.timeout_s
+        try:
+            _, _, proba = await served.batchers[name].submit(present, timeout_s=timeout_s)
+        except Overloaded as exc:
+            raise HTTPException(503, f"overloaded: {exc}; retry later", headers={"Retry-After": "1"}) from None
+        except TimeoutError:
+            raise HTTPException(504, f"scoring did not start within {timeout_s:g} s; retry later") from None
+        tags = tagger.tag_proba(proba, top_k=req.top_k)
+    tally = TechniqueTally(tagger.index.describe)
+    out, it = [], iter(tags)
+    for i, text in enumerate(sentences):
+        if not text:
+            out.append({"text": text, "top": None, "techniques": []})
+            continue
+        tag = next(it)
+        tally.add(i, text, tag)
+        out.append({"text": text, **sentence_record(tag, candidates=req.top_k is not None)})
+    return {"model": name, "sentences": out, "techniques": tally.results()}
 
 
 def _result(score: Any, label: str, proba: Any, classes: list[str]) -> dict[str, Any]:
