@@ -206,6 +206,15 @@ def test_describe_gives_the_first_tactic_and_copes_with_unknown_ids():
 def test_index_json_round_trip_and_checks():
     data = INDEX.to_json()
     assert list(data) == sorted(data) and TechniqueIndex.from_json(json.loads(json.dumps(data))) == INDEX
-    for bad in ([], {"T1": "name"}, {"T1": {"name": 3}}, {1: {"name": "x"}}):
+    for bad in ([], {"T1": "name"}, {"T1": {"name": 3}}, {1: {"name": "x"}}, {"T1": {"name": "x", "parent": 1}}):
         with pytest.raises(BundleError, match="x.json"):
             TechniqueIndex.from_json(bad, "x.json")
+    # tactics and parent may be left out or null
+    assert TechniqueIndex.from_json({"T1": {"name": "x", "tactics": None, "parent": None}}).tactics("T1") == []
+
+
+@pytest.mark.parametrize("tactics", ["execution", [1], {"a": "b"}])
+def test_index_with_tactics_not_a_list_of_strings_is_a_bundle_error(tactics):
+    """Regression: ``"tactics": "execution"`` loaded, and every technique was reported under tactic "e"."""
+    with pytest.raises(BundleError, match="techniques.json"):
+        TechniqueIndex.from_json({"T1059": {"name": "CSI", "tactics": tactics, "parent": None}})

@@ -69,8 +69,10 @@ def test_cached_embeddings_equal_fresh_ones_whatever_the_batch(tiny_bert, counti
     np.testing.assert_allclose(together, alone, atol=1e-5)  # padding in a batch does not change a text's vector
 
 
-def test_no_texts_give_an_empty_matrix(tiny_bert, counting):
-    assert embed_texts([], str(tiny_bert), max_length=32).shape[0] == 0
+def test_no_texts_give_an_empty_matrix_of_the_encoders_width_even_with_an_empty_cache(tiny_bert, counting):
+    """Regression: with nothing cached, no texts gave a (0, 0) matrix, so a loaded teacher's
+    ``predict_proba([])`` failed in the matrix product instead of giving (0, n_classes)."""
+    assert embed_texts([], str(tiny_bert), max_length=32).shape == (0, 32)
     embed_texts(TEXTS[:1], str(tiny_bert), max_length=32)
     assert embed_texts([], str(tiny_bert), max_length=32).shape == (0, 32)
     assert counting.texts == 1
@@ -81,16 +83,19 @@ def _labels() -> tuple[list[str], list[str]]:
     return texts, [lab for _ in range(6) for lab in ("T1059.001", "T1105", "none")]
 
 
+def _teacher(tiny_bert) -> EmbeddingLinearTeacher:
+    return EmbeddingLinearTeacher(model=str(tiny_bert), max_length=32, epochs=15, batch_size=32, lr=0.05)
+
+
 @pytest.fixture
 def fitted(tiny_bert, counting):
-    texts, labels = _labels()
-    return EmbeddingLinearTeacher(model=str(tiny_bert), max_length=32, epochs=15, batch_size=32, lr=0.05).fit(texts, labels)
+    return _teacher(tiny_bert).fit(*_labels())
 
 
 def test_fit_reuses_the_cache_and_is_deterministic(tiny_bert, counting, fitted):
     texts, labels = _labels()
     embedded = counting.texts
-    again = EmbeddingLinearTeacher(model=str(tiny_bert), max_length=32, epochs=15, batch_size=32, lr=0.05).fit(texts, labels)
+    again = _teacher(tiny_bert).fit(texts, labels)
     assert counting.texts == embedded  # a refit (a cross-fitting fold) embeds nothing new
     np.testing.assert_array_equal(again.coef_, fitted.coef_)
     proba = fitted.predict_proba(texts)
@@ -103,7 +108,9 @@ def test_fit_reuses_the_cache_and_is_deterministic(tiny_bert, counting, fitted):
 
 def test_save_and_load_round_trip(fitted, tmp_path):
     path = fitted.save(tmp_path / "teacher")
+    clear_embedding_cache()  # as in a new process
     loaded = load_model(path)
+    assert loaded.predict_proba([]).shape == (0, 3)
     assert isinstance(loaded, EmbeddingLinearTeacher) and loaded.classes_ == fitted.classes_
     assert sorted(load_file(str(path / WEIGHTS))) == ["coef", "intercept"]  # the head only, not the encoder
     np.testing.assert_allclose(loaded.predict_proba(TEXTS), fitted.predict_proba(TEXTS), rtol=1e-5)

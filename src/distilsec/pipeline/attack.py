@@ -30,14 +30,14 @@ from distilsec._internal.device import limit_threads
 from distilsec.bundle import write_manifest
 from distilsec.config import AttackSection, Config, ModelSpec, config_hash, dump_config
 from distilsec.data.example import Example
-from distilsec.errors import ConfigError
+from distilsec.errors import ConfigError, DataError
 from distilsec.evaluation.attack_evaluate import evaluate_attack, tune_decisions
 from distilsec.evaluation.report import markdown_table, write_report
 from distilsec.methods.distill import align_proba
 from distilsec.registry import create
 from distilsec.students.attack_model import AttackModel
 from distilsec.students.base import SoftTargets
-from distilsec.students.technique_index import TechniqueIndex
+from distilsec.students.technique_index import NONE, TechniqueIndex
 from distilsec.tasks.attack import AttackData, AttackDataOptions, prepare_attack_data, shortcut_audit
 
 __all__ = ["run_attack", "SHIPPED", "RUN_TYPE"]
@@ -208,6 +208,7 @@ def run_attack(
         )
         audit = data.report.get("shortcut_audit") or shortcut_audit(data, random_state=config.run.seed)
     _write_splits(run_dir, data)
+    _check_positives(data)
     index = _index(data)
     classes = sorted({str(e.label) for e in data.train})
     models = _fit_models(config, data, classes, clock)
@@ -254,6 +255,18 @@ def run_attack(
     }
     _write_run_report(run_dir, config, metrics)
     return metrics, bundles
+
+
+def _check_positives(data: AttackData) -> None:
+    """Validation and test must each hold a procedure sentence: thresholds, back-off and every figure are
+    chosen or measured on them (a small bundle split by source can leave one with negatives only)."""
+    for name in ("val", "test"):
+        part = getattr(data, name)
+        if not any(e.label != NONE for e in part):
+            raise DataError(
+                f"attack: the split by source left no procedure sentence in {name} ({len(part)} negatives only): "
+                "the ATT&CK bundle has too few sources; use a bigger one or raise attack.val_fraction/test_fraction"
+            )
 
 
 def _write_splits(run_dir: Path, data: AttackData) -> None:

@@ -24,6 +24,17 @@ def parent_id(technique: str) -> str:
     return technique.split(".", 1)[0]
 
 
+def _valid_entry(key: Any, value: Any) -> bool:
+    """A string name, tactics a list of strings, parent a string or null: a ``tactics`` string would be read
+    character by character (tactic ``"e"`` for ``"execution"``), silently."""
+    if not (isinstance(key, str) and isinstance(value, dict) and isinstance(value.get("name"), str)):
+        return False
+    tactics, parent = value.get("tactics") or [], value.get("parent")
+    return (
+        isinstance(tactics, list) and all(isinstance(t, str) for t in tactics) and isinstance(parent, (str, type(None)))
+    )
+
+
 @dataclass(frozen=True)
 class TechniqueIndex:
     """Technique ID -> ``{"name", "tactics", "parent"}``; the tactic order is ATT&CK's kill-chain order."""
@@ -41,10 +52,9 @@ class TechniqueIndex:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "techniques.json") -> TechniqueIndex:
-        """Checked, since a bundle is input from outside: a dict of dicts with a string ``name``."""
-        if not isinstance(data, dict) or not all(
-            isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("name"), str) for k, v in data.items()
-        ):
+        """Checked, since a bundle is input from outside: a dict of dicts with a string ``name``, ``tactics`` a
+        list of strings and ``parent`` a string (both may be null)."""
+        if not isinstance(data, dict) or not all(_valid_entry(k, v) for k, v in data.items()):
             raise BundleError(
                 f"{where}: expected {{technique id: {{name, tactics, parent}}}}; restore or retrain the bundle"
             )

@@ -75,7 +75,9 @@ def embed_texts(texts: Sequence[str], model: str = "minilm", max_length: int = 1
         log.info("embedded %d new texts with %s (%d cached)", len(todo), model, len(texts) - len(todo))
     if keys:
         return np.stack([cache[k] for k in keys])
-    return np.zeros((0, next(iter(cache.values())).shape[0] if cache else 0), dtype=np.float32)
+    # no texts: still the encoder's width (a loaded teacher scoring an empty batch has an empty cache)
+    dim = next(iter(cache.values())).shape[0] if cache else int(_encoder(model)[1].config.hidden_size)
+    return np.zeros((0, dim), dtype=np.float32)
 
 
 class _Head(torch.nn.Module):
