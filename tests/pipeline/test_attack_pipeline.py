@@ -146,6 +146,17 @@ def test_the_run_folder_ships_an_attack_model(attack_run):
         assert isinstance(load_model(attack_run / f"attack-model-{other}"), AttackModel)
 
 
+def test_every_tagger_bundle_carries_a_model_card_with_its_own_figures(attack_run):
+    metrics = json.loads((attack_run / "metrics.json").read_text())
+    for folder, role in [("attack-model", "student"), ("attack-model-teacher", "teacher")]:
+        card = (attack_run / folder / "MODEL_CARD.md").read_text()
+        for heading in ("Intended use", "Data and splits", "Label sources", "Metrics", "Shortcut audit", "Limits"):
+            assert f"## {heading}" in card
+        assert f" {metrics['models'][role]['test']['sentences']['top1']:.4f} |" in card
+    assert "soft labels" in (attack_run / "attack-model" / "MODEL_CARD.md").read_text()
+    assert "soft labels" not in (attack_run / "attack-model-student-hard" / "MODEL_CARD.md").read_text()
+
+
 LINES = [
     "The group executed powershell -enc to run a hidden script.",
     "The malware downloaded additional tools from its server.",

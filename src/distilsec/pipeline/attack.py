@@ -32,6 +32,8 @@ from distilsec.config import AttackSection, Config, ModelSpec, config_hash, dump
 from distilsec.data.example import Example
 from distilsec.errors import ConfigError, DataError
 from distilsec.evaluation.attack_evaluate import evaluate_attack, tune_decisions
+from distilsec.evaluation.attack_model_card import attack_model_card
+from distilsec.evaluation.model_card import MODEL_CARD
 from distilsec.evaluation.report import markdown_table, write_report
 from distilsec.methods.distill import align_proba
 from distilsec.registry import create
@@ -244,7 +246,7 @@ def run_attack(
         )
     shipped = _choose_shipped(section, results)
     _stage(f"bundles: {shipped} ships as {SHIPPED}")
-    bundles = _write_bundles(run_dir, config, wrapped, results, shipped)
+    bundles = _write_bundles(run_dir, config, wrapped, results, shipped, data.report, audit)
     metrics = {
         "task": "attack",
         "data": data.report,
@@ -283,14 +285,25 @@ def _write_splits(run_dir: Path, data: AttackData) -> None:
 
 
 def _write_bundles(
-    run_dir: Path, config: Config, wrapped: dict[str, AttackModel], results: dict[str, Any], shipped: str
+    run_dir: Path,
+    config: Config,
+    wrapped: dict[str, AttackModel],
+    results: dict[str, Any],
+    shipped: str,
+    data_report: dict[str, Any],
+    audit: dict[str, Any] | None,
 ) -> dict[str, Path]:
+    """Every tagger as a bundle (the shipped one as ``attack-model``), each with its ``MODEL_CARD.md``."""
     fingerprint = config_hash(config)
     bundles = {}
     for name, tagger in wrapped.items():
         folder = SHIPPED if name == shipped else f"{SHIPPED}-{name}"
         extra = {"role": name, "metrics": {"test": results[name]["test"]["sentences"]}, "config_hash": fingerprint}
         bundles[name] = tagger.save(run_dir / folder, extra=extra)
+        card = attack_model_card(
+            folder, role=name, config=config, result=results[name], data_report=data_report, audit=audit
+        )
+        (bundles[name] / MODEL_CARD).write_text(card, encoding="utf-8")
     write_manifest(run_dir, {"type": RUN_TYPE, "shipped": SHIPPED, "config_hash": fingerprint})
     return bundles
 
