@@ -21,7 +21,7 @@ from distilsec.pipeline.sweeps.synth_config import load_synth_config
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 RECORDED_HASHES = {
-    "attack-techniques.yaml": "6d8bf3bd33bf1645a7db0612fbd46208d8ff5acdf9898354ab90872e2a3251f2",
+    "attack-techniques.yaml": "0cd12670dd97e8061e7abce8c5a76df90e5ed054ecb8451b7f11b12e0730355c",
     "cmdline-distill.yaml": "1b3ada8df5f98f12aa84d64ec0c5d19eaf30e54e45a08d9dd2e8d74e66a865ec",
     "cmdline-synth.yaml": "e1af48f1c069afb32451e8d079eac5f11309b0a9018136c1742b02eee3fc024f",
     "cve-cwe.yaml": "62dcf6bb6950d8a8114485b29be1128173326d7af51b953ebf4e373abd7961c4",

@@ -141,3 +141,12 @@ def test_readme_bring_your_own_data_config_is_complete() -> None:
     cfg = validate_config(yaml.safe_load(snippet))
     assert cfg.data.task == "table" and cfg.students
     assert load_config(ROOT / "configs" / "table-example.yaml").data.task == "table"
+
+
+def test_attack_unlabelled_takes_one_path_or_a_list():
+    from distilsec.config import AttackSection
+
+    assert AttackSection(unlabelled="reports/").unlabelled == ["reports/"]
+    assert AttackSection(unlabelled=["a", "b"]).unlabelled == ["a", "b"]
+    with pytest.raises(ValueError):
+        AttackSection(unlabelled_share=1.0)

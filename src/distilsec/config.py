@@ -332,6 +332,17 @@ class AttackSection(_Section):
     #: the teacher's soft labels for the students' training rows: 0 = from the teacher fitted on all of them
     #: (Hinton's recipe, the default: measured better here), K >= 2 = cross-fitted over K folds of sources.
     oof_folds: Annotated[int, Field(ge=0, le=10)] = 0
+    #: semi-supervised: report files or folders (.txt .md .html) the teacher labels, sentence by sentence;
+    #: the confident sentences join the students' training with the teacher's soft labels. Sentences that
+    #: nearly copy a validation or test sentence are dropped first (a cited report can be in the folder).
+    unlabelled: list[str] = Field(default_factory=list)
+    #: or measure the method on ATT&CK itself: hide the labels of this share of the training *sources*
+    #: (their sentences become the unlabelled pool; the teacher and baseline learn from the rest).
+    unlabelled_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    #: a pool sentence joins training when the teacher's top probability (``none`` included) is at least this.
+    pseudo_label_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    #: at most this many pool sentences per predicted technique, the most confident first (null = no cap).
+    pseudo_label_max_per_class: PositiveInt | None = None
     #: which model the shipped bundle wraps: a student name, ``baseline``, ``teacher`` or ``best_val``
     #: (the best validation top-1 among the models within ``max_shipped_params``).
     shipped: str = "best_val"
@@ -343,6 +354,11 @@ class AttackSection(_Section):
     min_threshold_support: PositiveInt = 3
     #: sentences/s on one thread, measured on this many test sentences (0 = skip).
     throughput_sample: NonNegativeInt = 2000
+
+    @field_validator("unlabelled", mode="before")
+    @classmethod
+    def _one_path_is_a_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v  # `--attack.unlabelled reports/` names one folder
 
     @field_validator("oof_folds")
     @classmethod

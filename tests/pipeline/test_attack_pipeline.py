@@ -221,3 +221,49 @@ def test_cross_fitted_soft_labels_also_run(tmp_path, data_dir):
     assert metrics["models"]["student"]["test"]["sentences"]["n"] > 0
     log = (out / "log.txt").read_text()
     assert "cross-fitted" in log and "teacher fold 2/2" in log
+
+
+def test_a_simulated_unlabelled_pool_hides_training_sources_and_adds_a_no_pool_twin(tmp_path, data_dir):
+    config = copy.deepcopy(CONFIG)
+    config["attack"] |= {"unlabelled_share": 0.5, "pseudo_label_threshold": 0.3}
+    res, out = _run(tmp_path, config, data_dir, "pool")
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    pool = metrics["unlabelled"]
+    hidden = pool["simulated"]["rows_hidden"]
+    assert hidden > 0 and pool["pool"] == hidden and 0 < pool["kept"] <= hidden
+    assert pool["pseudo_label_accuracy_kept"] is not None and pool["pseudo_label_accuracy_all"] is not None
+    assert len((out / "splits" / "unlabelled.txt").read_text().split()) == hidden
+    assert set(metrics["models"]) == MODELS | {"student-no-pool"}
+    assert "Unlabelled pool" in (out / "report.md").read_text()
+    assert "unlabelled sentences the teacher labelled" in (out / "attack-model" / "MODEL_CARD.md").read_text()
+    assert "soft labels" in (out / "attack-model-student-no-pool" / "MODEL_CARD.md").read_text()
+
+
+def test_an_unlabelled_report_folder_joins_training_minus_copies_of_held_out_sentences(tmp_path, data_dir, attack_run):
+    held_out = (attack_run / "splits" / "test-sentences.tsv").read_text().splitlines()[1].split("\t", 1)[1]
+    reports = tmp_path / "folder"
+    reports.mkdir()
+    (reports / "a.md").write_text(
+        "# Intrusion notes\n\nThe operators ran PowerShell with an encoded command on each host.\n"
+        "They downloaded a second tool from their server.\n\n" + held_out + "\n"
+    )
+    (reports / "b.txt").write_text("The operators ran PowerShell with an encoded command on each host.\n")
+    (reports / "c.html").write_bytes(b"\x00\x01\x02 not a report \x00" * 50)
+    config = copy.deepcopy(CONFIG)
+    config["attack"]["unlabelled"] = [str(reports)]
+    res, out = _run(tmp_path, config, data_dir, "reports")
+    assert res.exit_code == 0, res.output
+    rep = json.loads((out / "metrics.json").read_text())["unlabelled"]["reports"]
+    assert rep["reports"] == 2 and sum(rep["reports_skipped"].values()) == 1
+    assert rep["dropped_copying_held_out"] >= 1 and rep["duplicate_sentences"] == 1
+    assert rep["sentences"] - rep["duplicate_sentences"] == rep["kept"] + rep["dropped_copying_held_out"]
+
+
+def test_an_unlabelled_folder_without_reports_is_one_error_line(tmp_path, data_dir):
+    (tmp_path / "nothing").mkdir()
+    config = copy.deepcopy(CONFIG)
+    config["attack"]["unlabelled"] = [str(tmp_path / "nothing")]
+    res, _ = _run(tmp_path, config, data_dir, "none")
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert [line for line in res.output.splitlines() if line.startswith("error:")][0].count("attack.unlabelled") == 1

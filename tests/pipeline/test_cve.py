@@ -85,6 +85,20 @@ def test_run_writes_the_shipped_model_and_reports(tiny_run):
     assert test_ids and all(i.startswith("CVE-2024") for i in test_ids)
 
 
+def test_every_cve_bundle_carries_a_model_card_and_the_refit_one_points_at_its_twin(tiny_run):
+    out = tiny_run["out"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    shipped = (out / "cve-model" / "MODEL_CARD.md").read_text()
+    for heading in ("Intended use", "Data and splits", "Label sources", "Metrics", "Shortcut audit", "Limits"):
+        assert f"## {heading}" in shipped
+    assert "refit on every record" in shipped and metrics["shipped"]["heldout_bundle"] in shipped
+    top1 = metrics["cwe"][metrics["shipped"]["cwe_model"]]["accuracy"]
+    assert "CVSS base-score MAD" in shipped and f"{top1:.4f}" in shipped
+    other = next(n for n in ("baseline", "teacher", "student-hard") if n != metrics["shipped"]["cwe_model"])
+    card = (out / other / "MODEL_CARD.md").read_text()
+    assert f"{metrics['cwe'][other]['accuracy']:.4f}" in card and "refit on every record" not in card
+
+
 def test_shipped_bundle_is_refit_on_every_decontaminated_record(tiny_run):
     out = tiny_run["out"]
     metrics = json.loads((out / "metrics.json").read_text())

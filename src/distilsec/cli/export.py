@@ -63,8 +63,10 @@ def export(
         from rich.table import Table
 
         from distilsec.serving.export import export_onnx
+        from distilsec.serving.export.onnx import check_exportable
         from distilsec.serving.export.parity import run_validation_texts
 
+        check_exportable(bundle)
         if texts is not None:
             val, source = _read_texts(texts, max_texts), f"texts from {texts}"
         else:

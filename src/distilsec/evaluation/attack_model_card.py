@@ -28,9 +28,12 @@ def attack_model_card(
     result: Mapping[str, Any],
     data_report: Mapping[str, Any],
     audit: Mapping[str, Any] | None,
+    distilled: bool = False,
+    pool: Mapping[str, Any] | None = None,
 ) -> str:
     """The card of the tagger bundle ``name`` (``role``: teacher / student / baseline ...; ``result``: its
-    entry in the run's metrics, with ``test``, ``decisions`` and ``n_parameters``)."""
+    entry in the run's metrics, with ``test``, ``decisions`` and ``n_parameters``; ``pool``: what the teacher
+    kept of the unlabelled pool, for a student that learnt from it)."""
     test, dec = result.get("test") or {}, result.get("decisions") or {}
     s = test.get("sentences") or {}
     neg = test.get("negatives") or {}
@@ -41,7 +44,7 @@ def attack_model_card(
     negs = data_report.get("negatives") or {}
     extras = data_report.get("training_extras") or {}
     section = config.attack
-    soft = role == "student" and config.method.alpha < 1.0
+    soft = distilled and config.method.alpha > 0.0
     lines = [
         f"# Model card: {name}",
         "",
@@ -95,6 +98,13 @@ def attack_model_card(
             f"those labels (alpha = {config.method.alpha})."
             if soft
             else "This model learnt from those labels only."
+        )
+        + (
+            f" It also learnt from {pool.get('kept', 0):,} unlabelled sentences the teacher labelled with a top "
+            f"probability of at least {pool.get('threshold')} (of a pool of {pool.get('pool', 0):,}), on the "
+            "teacher's soft labels."
+            if pool
+            else ""
         ),
         "",
         "## Metrics (held-out sources)",

@@ -36,6 +36,8 @@ from distilsec.evaluation.attack_model_card import attack_model_card
 from distilsec.evaluation.model_card import MODEL_CARD
 from distilsec.evaluation.report import markdown_table, write_report
 from distilsec.methods.distill import align_proba
+from distilsec.methods.pseudo_label import select_confident
+from distilsec.pipeline.attack_pool import Pool, build_pool, pseudo_label_report
 from distilsec.registry import create
 from distilsec.students.attack_model import AttackModel
 from distilsec.students.base import SoftTargets
@@ -149,8 +151,13 @@ def _sentences_per_second(model: AttackModel, texts: list[str]) -> float:
     return round(best, 1)
 
 
-def _fit_models(config: Config, data: AttackData, classes: list[str], clock: _Clock) -> dict[str, Any]:
-    """Baseline, teacher, distilled students (and their hard-label twins), by name, fitted on ``data.train``."""
+def _fit_models(
+    config: Config, data: AttackData, classes: list[str], clock: _Clock, pool: Pool | None = None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Baseline, teacher, distilled students (and their hard-label twins), by name, fitted on ``data.train``;
+    with an unlabelled ``pool``, each distilled student also learns from the pool sentences the teacher labels
+    confidently, and a ``{name}-no-pool`` twin (same recipe, no pool) measures what the pool adds. Also returns
+    what the teacher kept of the pool (None without one)."""
     section, seed = config.attack, config.run.seed
     assert section is not None
     texts, labels = _texts(data.train), _labels(data.train)
@@ -169,16 +176,54 @@ def _fit_models(config: Config, data: AttackData, classes: list[str], clock: _Cl
         else:
             _stage("teacher: soft labels on the training rows")
             soft = align_proba(teacher.predict_proba(texts), teacher.classes_, classes)
-    targets = SoftTargets(soft, temperature=config.method.temperature, alpha=config.method.alpha)
+    method = config.method
+    targets = SoftTargets(soft, temperature=method.temperature, alpha=method.alpha)
+    pool_texts, pool_labels, pool_soft, pool_report = _label_pool(section, teacher, pool, classes, clock)
+    with_pool = SoftTargets(np.vstack([soft, pool_soft]), temperature=method.temperature, alpha=method.alpha)
     for name, spec in config.students.items():
-        _stage(f"student {name}: distilled")
+        extra = f" (+ {len(pool_texts):,} teacher-labelled pool sentences)" if pool is not None else ""
+        _stage(f"student {name}: distilled{extra}")
         with clock.lap(f"student:{name}"):
-            models[name] = _build(spec, seed).fit(texts, labels, soft_targets=targets, classes=classes)
+            models[name] = _build(spec, seed).fit(
+                texts + pool_texts, labels + pool_labels, soft_targets=with_pool, classes=classes
+            )
+        if pool is not None:
+            _stage(f"student {name}-no-pool: distilled, without the unlabelled pool")
+            with clock.lap(f"student:{name}-no-pool"):
+                models[f"{name}-no-pool"] = _build(spec, seed).fit(texts, labels, soft_targets=targets, classes=classes)
         if config.method.hard_label_baseline:
             _stage(f"student {name}-hard: hard labels only")
             with clock.lap(f"student:{name}-hard"):
                 models[f"{name}-hard"] = _build(spec, seed).fit(texts, labels, classes=classes)
-    return models
+    return models, pool_report
+
+
+def _label_pool(
+    section: AttackSection, teacher: Any, pool: Pool | None, classes: list[str], clock: _Clock
+) -> tuple[list[str], list[str], np.ndarray, dict[str, Any] | None]:
+    """The pool sentences the teacher is confident about, their labels and soft labels, and the report."""
+    if pool is None:
+        return [], [], np.zeros((0, len(classes))), None
+    _stage(f"teacher: labels the unlabelled pool ({len(pool):,} sentences)")
+    with clock.lap("pool_labels"):
+        proba = (
+            align_proba(teacher.predict_proba(pool.texts), teacher.classes_, classes)
+            if len(pool)
+            else np.zeros((0, len(classes)))
+        )
+    kept = select_confident(
+        proba, threshold=section.pseudo_label_threshold, max_per_class=section.pseudo_label_max_per_class
+    )
+    labels = [classes[j] for j in proba.argmax(axis=1)]
+    report = pseudo_label_report(pool, labels, kept, section.pseudo_label_threshold)
+    log.info(
+        "pool: kept %d of %d sentences (top probability >= %s); kept pseudo-labels right: %s",
+        len(kept),
+        len(pool),
+        section.pseudo_label_threshold,
+        report["pseudo_label_accuracy_kept"],
+    )
+    return [pool.texts[i] for i in kept], [labels[i] for i in kept], proba[kept], report
 
 
 def _choose_shipped(section: AttackSection, results: dict[str, dict[str, Any]]) -> str:
@@ -211,9 +256,12 @@ def run_attack(
         audit = data.report.get("shortcut_audit") or shortcut_audit(data, random_state=config.run.seed)
     _write_splits(run_dir, data)
     _check_positives(data)
+    data, pool = build_pool(section, data, config.run.seed)
+    if pool is not None and pool.hidden_ids:  # splits/train.txt lists them too: say which lost their labels
+        (run_dir / "splits" / "unlabelled.txt").write_text("\n".join(pool.hidden_ids) + "\n")
     index = _index(data)
     classes = sorted({str(e.label) for e in data.train})
-    models = _fit_models(config, data, classes, clock)
+    models, pool_report = _fit_models(config, data, classes, clock, pool)
     results: dict[str, dict[str, Any]] = {}
     wrapped: dict[str, AttackModel] = {}
     throughput_texts = _texts(data.test)[: section.throughput_sample]
@@ -246,11 +294,12 @@ def run_attack(
         )
     shipped = _choose_shipped(section, results)
     _stage(f"bundles: {shipped} ships as {SHIPPED}")
-    bundles = _write_bundles(run_dir, config, wrapped, results, shipped, data.report, audit)
+    bundles = _write_bundles(run_dir, config, wrapped, results, shipped, data.report, audit, pool_report)
     metrics = {
         "task": "attack",
         "data": data.report,
         "shortcut_audit": audit,
+        "unlabelled": pool_report,
         "models": results,
         "shipped": shipped,
         "timings_s": clock.timings,
@@ -292,6 +341,7 @@ def _write_bundles(
     shipped: str,
     data_report: dict[str, Any],
     audit: dict[str, Any] | None,
+    pool_report: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Every tagger as a bundle (the shipped one as ``attack-model``), each with its ``MODEL_CARD.md``."""
     fingerprint = config_hash(config)
@@ -301,7 +351,14 @@ def _write_bundles(
         extra = {"role": name, "metrics": {"test": results[name]["test"]["sentences"]}, "config_hash": fingerprint}
         bundles[name] = tagger.save(run_dir / folder, extra=extra)
         card = attack_model_card(
-            folder, role=name, config=config, result=results[name], data_report=data_report, audit=audit
+            folder,
+            role=name,
+            config=config,
+            result=results[name],
+            data_report=data_report,
+            audit=audit,
+            distilled=name.removesuffix("-no-pool") in config.students,
+            pool=pool_report if name in config.students else None,
         )
         (bundles[name] / MODEL_CARD).write_text(card, encoding="utf-8")
     write_manifest(run_dir, {"type": RUN_TYPE, "shipped": SHIPPED, "config_hash": fingerprint})
@@ -351,6 +408,11 @@ def _write_run_report(run_dir: Path, config: Config, metrics: dict[str, Any]) ->
         ("Held-out sources (test)", table + f"\n\n![top-1 per tactic]({image.name})\n"),
         ("Data and split", _json_block({k: v for k, v in d.items() if k != "read"})),
         ("Shortcut audit (the actor/software name alone)", _json_block(metrics["shortcut_audit"])),
+        *(
+            [("Unlabelled pool (semi-supervised)", _json_block(metrics["unlabelled"]))]
+            if metrics.get("unlabelled")
+            else []
+        ),
         ("Decisions chosen on validation", markdown_table(decisions)),
         ("Timings (s)", markdown_table([{"stage": k, "seconds": v} for k, v in metrics["timings_s"].items()])),
     ]

@@ -213,10 +213,21 @@ def run_cve(
         "data": data.report,
         "config_hash": config_hash(config),
     }
+    _write_model_cards(config, metrics, bundles, shipped_name)
     title = f"distilsec CVE run: {config.run.name}"
     write_report(run_dir, title=title, sections=cve_sections(config, metrics), metrics=metrics)
     console.print(f"[bold green]done[/]: {run_dir}/report.md (shipped model: {run_dir / SHIPPED})")
     return metrics, bundles
+
+
+def _write_model_cards(config: Config, metrics: dict[str, Any], bundles: dict[str, Path], shipped_name: str) -> None:
+    """A ``MODEL_CARD.md`` in every bundle: the shipped pair name their CWE model, the others are their own."""
+    from distilsec.evaluation.cve_model_card import cve_model_card
+
+    for name, path in bundles.items():
+        cwe_model = shipped_name if name in (SHIPPED, HELDOUT) else name
+        card = cve_model_card(path.name, config=config, metrics=metrics, cwe_model=cwe_model)
+        (path / "MODEL_CARD.md").write_text(card, encoding="utf-8")
 
 
 def _check_config(config: Config) -> CveSection:

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from safetensors.numpy import save_file
 from sklearn.feature_extraction.text import HashingVectorizer
 
@@ -33,23 +32,6 @@ from distilsec.students.base import ClassifierMixin, SoftTargets, encode_labels
 __all__ = ["NgramEmbeddingStudent"]
 
 log = logging.getLogger("distilsec.train")
-
-
-class _Net(torch.nn.Module):
-    def __init__(self, n_buckets: int, dim: int, k: int, dropout: float) -> None:
-        super().__init__()
-        self.embedding = torch.nn.EmbeddingBag(n_buckets, dim, mode="sum", sparse=True)
-        torch.nn.init.normal_(self.embedding.weight, 0.0, 0.05)
-        self.dropout = torch.nn.Dropout(dropout)
-        self.out = torch.nn.Linear(dim, k)
-
-    def forward(self, x: sp.csr_matrix) -> torch.Tensor:
-        e = self.embedding(
-            torch.as_tensor(x.indices, dtype=torch.long),
-            torch.as_tensor(x.indptr[:-1], dtype=torch.long),
-            per_sample_weights=torch.as_tensor(x.data, dtype=torch.float32),
-        )
-        return self.out(self.dropout(e))
 
 
 @register("ngram_embedding.v1")
@@ -137,6 +119,9 @@ class NgramEmbeddingStudent(ClassifierMixin):
         sample_weight: np.ndarray | None = None,
         classes: Sequence[str] | None = None,
     ) -> NgramEmbeddingStudent:
+        import torch  # fit only: tagging runs on numpy and scipy, without torch's second of start-up
+
+        from distilsec.students._ngram_net import NgramNet
         from distilsec.students._torch_training import distillation_loss  # fit only: scoring never imports it
 
         classes_, y_idx = encode_labels(y, classes)
@@ -144,7 +129,7 @@ class NgramEmbeddingStudent(ClassifierMixin):
             raise DataError("cannot fit on an empty training set: no labelled rows reached the model")
         x = self.features(texts)
         torch.manual_seed(self.random_state)
-        net = _Net(self.n_buckets, self.dim, len(classes_), self.dropout)
+        net = NgramNet(self.n_buckets, self.dim, len(classes_), self.dropout)
         opt_sparse = torch.optim.SparseAdam([net.embedding.weight], lr=self.lr)
         opt_dense = torch.optim.Adam(net.out.parameters(), lr=self.lr)
         y_t = torch.as_tensor(y_idx)

@@ -225,3 +225,11 @@ def test_export_succeeds_when_a_score_sits_within_1e_6_of_the_threshold(bundle_c
     assert any(f["index"] == i for f in p["boundary_flips"])
     assert read_manifest(bundle)["onnx"]["parity"]["fp32"]["n_decisions_differ"] == p["n_decisions_differ"]
     assert ScoringModel(bundle).runtime == "onnx"
+
+
+def test_an_attack_tagger_is_refused_in_one_line_before_any_data_is_read(tiny_attack_bundle, tmp_path):
+    # no --texts and no run folder around the bundle: the type check must come first, not the split rebuild
+    res = CliRunner().invoke(app, ["export", str(tiny_attack_bundle), "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2
+    assert "'attack_model.v1'" in res.output and "ONNX export supports" in res.output
+    assert not (tmp_path / "x").exists()

@@ -102,6 +102,24 @@ def export_onnx(
     return result
 
 
+def check_exportable(bundle_dir: str | Path) -> str:
+    """The model type of ``bundle_dir`` (a run folder stands for its shipped bundle) if ONNX export supports it.
+
+    Called before the validation texts are read, so that an ATT&CK tagger or a CVE model (whose features are
+    computed in Python) is one clear line at once, not after a minute of rebuilding a split.
+    """
+    from distilsec.bundle import resolve_bundle
+
+    src = resolve_bundle(bundle_dir)
+    kind = read_manifest(src)["type"]
+    if kind not in SUPPORTED:
+        raise BundleError(
+            f"{src} holds a {kind!r} model; ONNX export supports {sorted(SUPPORTED)} "
+            "(score, serve and tag it with distilsec as it is)"
+        )
+    return kind
+
+
 def _check_request(src: Path, tolerance: float) -> str:
     """The bundle's model type, once the tolerance, the 'onnx' extra and the type are known to be usable."""
     if not 0.0 <= tolerance < float("inf"):
