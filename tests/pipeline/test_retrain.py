@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -53,4 +54,17 @@ def test_retrain_counts_corrections_compares_before_after_and_keeps_test_labels(
 def test_retrain_without_decisions_says_how_to_make_some(tmp_path):
     run = tiny_run_copy(tmp_path)
     with pytest.raises(DataError, match="distilsec review"):
+        retrain(run)
+
+
+def test_retrain_of_a_task_with_its_own_pipeline_says_so_before_asking_for_decisions(tmp_path):
+    from distilsec.errors import ConfigError
+
+    run = tmp_path / "attack-run"
+    (run / "splits").mkdir(parents=True)
+    shipped = (Path(__file__).resolve().parents[2] / "configs" / "attack-techniques.yaml").read_text()
+    (run / "config.yaml").write_text(shipped)
+    for name in ("train", "val", "test"):
+        (run / "splits" / f"{name}.txt").write_text("x\n")
+    with pytest.raises(ConfigError, match="not attack runs"):
         retrain(run)

@@ -45,12 +45,12 @@ def retrain(
     from distilsec.pipeline.run import run_experiment
 
     run = check_run_folder(run_dir)
+    config = load_run_config(run)  # first: a CVE or ATT&CK run is one clear line, whatever its ledger
     ledger_path = Path(ledger) if ledger else run / REVIEW_DIR / LEDGER_NAME
     if not ledger_path.is_file():
         raise DataError(
             f"{ledger_path} does not exist: label items with `distilsec review {run}` (or review-import) first"
         )
-    config = load_run_config(run)
     if retrain_teacher is not None:
         section = (config.review or ReviewSection()).model_copy(update={"retrain_teacher": retrain_teacher})
         config = config.model_copy(update={"review": section})
