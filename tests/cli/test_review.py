@@ -78,6 +78,12 @@ def test_retrain_without_decisions_is_one_line(tmp_path):
     assert "label items with `distilsec review" in _error_line(runner.invoke(app, ["retrain", str(run)]))
 
 
+def test_review_log_of_a_run_nobody_reviewed_says_so_and_succeeds(tmp_path):
+    run = tiny_run_copy(tmp_path)
+    res = runner.invoke(app, ["review-log", str(run)])
+    assert res.exit_code == 0 and "no decisions yet" in res.output and not res.stdout.strip().startswith("{")
+
+
 def test_help_texts_name_the_options():
     for cmd, words in (("review", ["--port", "--host", "--token", "--analyst"]), ("retrain", ["--teacher", "--out"])):
         res = runner.invoke(app, [cmd, "--help"])

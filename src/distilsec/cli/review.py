@@ -192,12 +192,12 @@ def review_log(
 
         from distilsec.data.label_ledger import LabelLedger
         from distilsec.data.review_items import LEDGER_NAME, REVIEW_DIR
-        from distilsec.errors import DataError
         from distilsec.pipeline.review import check_run_folder
 
         path = check_run_folder(run_dir) / REVIEW_DIR / LEDGER_NAME
-        if not path.is_file():
-            raise DataError(f"{path} does not exist yet: no decisions were made on this run")
+        if not path.is_file():  # nothing to check: a run nobody reviewed yet is not an error
+            console.print(f"{path}: no decisions yet (the first decision in `distilsec review` creates it)")
+            return
         state = LabelLedger(path).state()
         for e in state.entries[-last if last else 0 :]:
             typer.echo(json.dumps(asdict(e), ensure_ascii=True))
