@@ -9,8 +9,10 @@ import typer
 
 from distilsec.cli._common import friendly_errors, parse_overrides, setup_logging
 from distilsec.cli._common import stdout_to_stderr as _stdout_to_stderr
+from distilsec.cli.ask import ask
 from distilsec.cli.attack import attack as attack_command
 from distilsec.cli.bench import bench_app
+from distilsec.cli.cti_data import cti_data
 from distilsec.cli.curate import data_curate
 from distilsec.cli.cve import cve as cve_command
 from distilsec.cli.export import export
@@ -20,6 +22,7 @@ from distilsec.cli.review import retrain, review, review_export, review_import, 
 from distilsec.cli.score import score
 from distilsec.cli.semisup import semisup_app
 from distilsec.cli.serve import serve
+from distilsec.cli.sft import sft
 from distilsec.cli.synth import synth
 from distilsec.cli.synth_tables import synth_tables
 
@@ -34,6 +37,8 @@ app.add_typer(semisup_app, name="semisup")
 app.command("init")(init)
 app.command("cve")(cve_command)
 app.command("attack")(attack_command)
+app.command("ask")(ask)
+app.command("cti-data")(cti_data)
 app.command("score")(score)
 app.command("export")(export)
 app.command("serve")(serve)
@@ -43,6 +48,7 @@ app.command("review-export")(review_export)
 app.command("review-import")(review_import)
 app.command("review-log")(review_log)
 app.command("synth")(synth)
+app.command("sft", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(sft)
 app.command("synth-tables", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(synth_tables)
 data_app.command("curate", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(data_curate)
 

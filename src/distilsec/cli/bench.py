@@ -4,6 +4,7 @@ tagger (ATE micro/macro-F1)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -15,11 +16,25 @@ bench_app = typer.Typer(
     no_args_is_help=True, help="Benchmark a CVE model or an ATT&CK tagger on CTI-Bench-format files."
 )
 
-ModelOpt = Annotated[Path, typer.Option("--model", "-m", help="CVE model bundle, or a CVE run folder.")]
+ModelOpt = Annotated[
+    Path,
+    typer.Option(
+        "--model", "-m", help="CVE model bundle or CVE run folder; or an LLM (GGUF file, folder holding one, alias)."
+    ),
+]
+LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="Evaluate only the first N rows (LLM only).")]
+ThreadsOpt = Annotated[int | None, typer.Option(help="CPU threads of an LLM (default: the cores, at most 8).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print every metric as JSON after the summary line.")]
 
 
-def _run(task: str, file: Path, model: Path, as_json: bool) -> None:
+def _run(
+    task: str, file: Path, model: Path, as_json: bool, limit: int | None = None, threads: int | None = None
+) -> None:
+    from distilsec.teachers.llm.assistant.model import is_llm_model
+
+    if is_llm_model(model):
+        _run_generative(task, file, str(model), as_json, limit, threads)
+        return
     from distilsec.bundle import load_model
     from distilsec.data.readers.cti_bench import read_bench
     from distilsec.evaluation.cve_metrics import evaluate_rcm, evaluate_vsp
@@ -55,17 +70,147 @@ def _run(task: str, file: Path, model: Path, as_json: bool) -> None:
 
 
 @bench_app.command("cti-rcm")
-def cti_rcm(file: Path, model: ModelOpt = Path("."), as_json: JsonOpt = False) -> None:
-    """Root-cause mapping: exact-match accuracy of the top CWE against GT (prints ``accuracy: 0.xxx``)."""
+def cti_rcm(
+    file: Path,
+    model: ModelOpt = Path("."),
+    as_json: JsonOpt = False,
+    limit: LimitOpt = None,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Root-cause mapping: exact-match accuracy of the top CWE against GT (prints ``accuracy: 0.xxx``).
+
+    With an LLM as ``--model`` each row's Prompt is answered in prose and the last CWE ID it names is read.
+    """
     setup_logging(False)
-    friendly_errors(lambda: _run("rcm", file, model, as_json))
+    friendly_errors(lambda: _run("rcm", file, model, as_json, limit, threads))
 
 
 @bench_app.command("cti-vsp")
-def cti_vsp(file: Path, model: ModelOpt = Path("."), as_json: JsonOpt = False) -> None:
-    """Severity prediction: mean absolute deviation of the CVSS v3 base score (prints ``mad: x.xx``)."""
+def cti_vsp(
+    file: Path,
+    model: ModelOpt = Path("."),
+    as_json: JsonOpt = False,
+    limit: LimitOpt = None,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Severity prediction: mean absolute deviation of the CVSS v3 base score (prints ``mad: x.xx``).
+
+    With an LLM as ``--model`` each row's Prompt is answered in prose and the last CVSS vector it gives is read.
+    """
     setup_logging(False)
-    friendly_errors(lambda: _run("vsp", file, model, as_json))
+    friendly_errors(lambda: _run("vsp", file, model, as_json, limit, threads))
+
+
+def _progress(label: str) -> Callable[[int, int], None]:
+    import sys
+
+    def show(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            console.print(f"{label}: {done}/{total}", end="\r")
+
+    return show
+
+
+def _run_generative(task: str, file: Path, model: str, as_json: bool, limit: int | None, threads: int | None) -> None:
+    from distilsec.data.readers.cti_bench import read_bench
+    from distilsec.evaluation.cti_mcq import evaluate_generative
+    from distilsec.teachers.llm.assistant.model import load_backend, resolve_model
+
+    read_bench(file, task)  # a bad file fails before the model loads
+    resolve_model(model)
+    backend = load_backend(model, n_threads=threads)
+    metrics = evaluate_generative(file, task, backend, limit=limit, progress=_progress(f"cti-{task}"))
+    metrics.update(file=str(file), model=model)
+    n = metrics["evaluated"]
+    typer.echo(f"questions: {n}  parse failures: {metrics['parse_failures']}")
+    typer.echo(f"seconds per question: {metrics['seconds_per_question']:.2f}")
+    if metrics.get("skipped"):
+        console.print(
+            f"[yellow]{sum(metrics['skipped'].values())} of {metrics['rows']} rows skipped[/]: {metrics['skipped']}"
+        )
+    if as_json:
+        import math
+
+        typer.echo(
+            json.dumps(
+                {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in metrics.items()}, indent=2
+            )
+        )
+    if task == "rcm":
+        typer.echo(f"accuracy: {metrics['accuracy']:.3f}")
+    else:
+        typer.echo(f"mad: {metrics['mad']:.2f}")
+
+
+def _run_mcq(
+    file: Path, model: str, open_book: bool, limit: int | None, scoring: str, k: int, data_dir: Path | None,
+    as_json: bool, threads: int | None, style: str = "benchmark",
+) -> None:  # fmt: skip
+    from distilsec.errors import DataError
+    from distilsec.evaluation.cti_mcq import evaluate_mcq, read_mcq
+    from distilsec.teachers.llm.assistant.mcq import SCORING
+    from distilsec.teachers.llm.assistant.model import load_backend, load_index, resolve_model
+    from distilsec.teachers.llm.assistant.prompts import MCQ_STYLES
+
+    if scoring not in SCORING:
+        raise DataError(f"--scoring must be one of {', '.join(SCORING)}, not {scoring!r}")
+    if style not in MCQ_STYLES:
+        raise DataError(f"--prompt-style must be one of {', '.join(MCQ_STYLES)}, not {style!r}")
+    items, skips, n_rows = read_mcq(file)  # a bad file fails before the model loads
+    resolve_model(model)
+    items = items[:limit] if limit else items
+    index = load_index(data_dir) if open_book else None
+    backend = load_backend(model, n_threads=threads)
+    metrics = evaluate_mcq(
+        items, backend, index=index, k=k, scoring=scoring, style=style, progress=_progress("cti-mcq")
+    )
+    metrics.update(file=str(file), model=model, rows=n_rows, skipped=skips)
+    if skips:
+        console.print(f"[yellow]{sum(skips.values())} of {n_rows} rows skipped[/]: {skips}")
+    if as_json:
+        typer.echo(json.dumps(metrics, indent=2))
+    book = f"open-book (k={k})" if open_book else "closed-book"
+    typer.echo(f"questions: {metrics['n']}  {book}  scoring: {scoring}  prompt: {style}")
+    typer.echo(f"parse failures: {metrics['parse_failures']}")
+    typer.echo(f"seconds per question: {metrics['seconds_per_question']:.2f}")
+    typer.echo(f"accuracy: {metrics['accuracy']:.3f}")
+
+
+@bench_app.command("cti-mcq")
+def cti_mcq(
+    file: Path,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="GGUF file, a run folder holding one, or an alias.")
+    ] = "qwen2.5-coder-0.5b",
+    open_book: Annotated[bool, typer.Option("--open-book", help="Quote the top-k knowledge passages.")] = False,
+    limit: LimitOpt = None,
+    scoring: Annotated[
+        str, typer.Option(help="generate (the benchmark's protocol: strict letter parsing) or logprob (A-D log-probs).")
+    ] = "generate",
+    k: Annotated[int, typer.Option("--k", min=1, max=20, help="Passages quoted open-book.")] = 4,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Knowledge data root (default $DISTILSEC_DATA or ../shared/data).")
+    ] = None,
+    prompt_style: Annotated[
+        str,
+        typer.Option(
+            help="benchmark (the file's Prompt, else CTI-Bench's instruction) or plain (question, options, "
+            "'reply with the letter' last: less letter bias in small models)."
+        ),
+    ] = "benchmark",
+    as_json: JsonOpt = False,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Multiple-choice CTI questions with the benchmark's own prompt (prints ``accuracy: 0.xxx`` last).
+
+    Closed-book by default (the benchmark's setting); ``--open-book`` retrieves passages with the question and
+    its options. ``--scoring generate`` reads the generated letter strictly (an unparseable answer is a counted
+    failure, scored wrong); ``logprob`` picks the most likely of the tokens A-D.
+    """
+    setup_logging(False)
+    friendly_errors(
+        lambda: _run_mcq(file, model, open_book, limit, scoring, k, data_dir, as_json, threads, prompt_style)
+    )
 
 
 def _run_ate(file: Path, model: Path | None, level: str, as_json: bool, batch_size: int) -> None:

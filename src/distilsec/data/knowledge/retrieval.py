@@ -1,0 +1,317 @@
+"""Open-book retrieval: a BM25 index over knowledge passages, with exact-ID routing, cached on disk.
+
+An analyst's question often names the entity outright ("mitigations for T1548.002?", "what is CWE-79?"). A
+bag-of-words ranker scores such a question by its common words as much as by the ID, so an exact ID is
+*routed*: every passage about an entity named in the question comes first, then BM25 fills the rest.
+
+Notes
+-----
+* The tokenizer is stemmer-free and keeps ATT&CK / CWE / CAPEC / CVE IDs whole (``t1548.002``, ``cwe-79``,
+  ``cve-2021-44228``): a default word tokenizer would split them into ``t1548`` + ``002`` or drop ``79``.
+  A sub-technique ID also yields its parent's ID, so a question about T1548.002 reaches T1548's passages.
+* The index (``bm25s``) is built once and saved under ``$DISTILSEC_CACHE/retrieval/<fingerprint>`` (else
+  ``~/.cache/distilsec``); the fingerprint hashes every passage's fields, so a data change rebuilds it.
+  Nothing is pickled: the score matrix is ``.npy`` loaded with ``allow_pickle=False``, the vocabulary and
+  parameters JSON, the passages JSONL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from distilsec.data.knowledge.passage import Passage
+from distilsec.errors import ConfigError, DataError
+
+__all__ = [
+    "BM25Index",
+    "tokenize",
+    "find_ids",
+    "fingerprint",
+    "load_or_build",
+    "index_for_data",
+    "data_stamp",
+    "retrieval_cache_dir",
+]
+
+log = logging.getLogger("distilsec.retrieval")
+
+#: bump when the tokenizer or the document text changes: it is part of the cache key.
+INDEX_VERSION = "bm25.v1"
+
+_ID = r"(?:t\d{4}(?:\.\d{3})?|(?:cwe|capec)-\d+|cve-\d{4}-\d{4,}|(?:m|g|s|c|ta|dc|ds|de)\d{4})"
+_TOKEN = re.compile(rf"(?<![\w.-]){_ID}(?![\w-])|[a-z0-9]+", re.IGNORECASE)
+_ID_ONLY = re.compile(rf"(?<![\w.-]){_ID}(?![\w-])", re.IGNORECASE)
+_STOP = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+    }
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens; entity IDs kept whole (a sub-technique also gives its parent ID)."""
+    out: list[str] = []
+    for m in _TOKEN.finditer(text):
+        tok = m.group(0).lower()
+        if tok in _STOP or (len(tok) < 2 and not tok.isdigit()):
+            continue
+        out.append(tok)
+        if tok.startswith("t") and "." in tok:
+            out.append(tok.split(".", 1)[0])
+    return out
+
+
+def find_ids(text: str) -> list[str]:
+    """Entity IDs named in ``text``, upper-cased, in order of first mention (``["T1548.002", "CWE-79"]``)."""
+    seen: dict[str, None] = {}
+    for m in _ID_ONLY.finditer(text):
+        seen.setdefault(m.group(0).upper(), None)
+    return list(seen)
+
+
+def _doc_text(p: Passage) -> str:
+    return f"{p.entity} {p.title}\n{p.text}"
+
+
+def fingerprint(passages: Sequence[Passage]) -> str:
+    """SHA-256 over every passage's fields and the index version: equal iff the index would be equal."""
+    h = hashlib.sha256(INDEX_VERSION.encode())
+    for p in passages:
+        h.update(json.dumps(asdict(p), ensure_ascii=False, sort_keys=True).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def retrieval_cache_dir() -> Path:
+    """``$DISTILSEC_CACHE/retrieval``, else ``~/.cache/distilsec/retrieval`` (as the model cache)."""
+    root = os.environ.get("DISTILSEC_CACHE") or Path.home() / ".cache" / "distilsec"
+    return Path(root) / "retrieval"
+
+
+def _require_bm25s() -> Any:
+    try:
+        import bm25s
+    except ImportError:
+        raise ConfigError(
+            "open-book retrieval needs bm25s: install the 'assistant' extra (pip install -e '.[assistant]')"
+        ) from None
+    return bm25s
+
+
+class BM25Index:
+    """Passages and their BM25 index; :meth:`search` returns ``(passage, score)`` pairs, best first.
+
+    Routed (exact-ID) hits get a score above every BM25 score, so callers can sort on score alone.
+    """
+
+    def __init__(self, passages: Sequence[Passage], bm25: Any, fp: str) -> None:
+        self.passages = list(passages)
+        self.bm25 = bm25
+        self.fingerprint = fp
+        self._by_entity: dict[str, list[int]] = {}
+        for i, p in enumerate(self.passages):
+            for key in {p.entity.upper(), p.id.split("#", 1)[0].upper()}:
+                self._by_entity.setdefault(key, []).append(i)
+        self.by_id = {p.id: p for p in self.passages}
+
+    @classmethod
+    def build(cls, passages: Sequence[Passage]) -> BM25Index:
+        """Index ``passages`` in memory (a few seconds for tens of thousands of passages)."""
+        if not passages:
+            raise DataError("no passages to index: the knowledge data gave none")
+        bm25s = _require_bm25s()
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
+        bm25 = bm25s.BM25()
+        bm25.index([tokenize(_doc_text(p)) or [""] for p in passages], show_progress=False)
+        return cls(passages, bm25, fingerprint(passages))
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the index (npy + JSON) and the passages (JSONL) into ``folder``; no pickle anywhere."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        self.bm25.save(str(out), corpus=None, allow_pickle=False, show_progress=False)
+        with open(out / "passages.jsonl", "w", encoding="utf-8") as f:
+            for p in self.passages:
+                f.write(json.dumps(asdict(p), ensure_ascii=False) + "\n")
+        (out / "fingerprint.txt").write_text(self.fingerprint + "\n", encoding="utf-8")
+        return out
+
+    @classmethod
+    def load(cls, folder: str | Path) -> BM25Index:
+        """Read an index written by :meth:`save` (arrays loaded with ``allow_pickle=False``)."""
+        bm25s = _require_bm25s()
+        src = Path(folder)
+        try:
+            fp = (src / "fingerprint.txt").read_text(encoding="utf-8").strip()
+            with open(src / "passages.jsonl", encoding="utf-8") as f:
+                passages = [Passage(**json.loads(line)) for line in f if line.strip()]
+            bm25 = bm25s.BM25.load(str(src), load_corpus=False, allow_pickle=False)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise DataError(f"retrieval index {src} is unreadable ({exc}); delete it to rebuild") from None
+        return cls(passages, bm25, fp)
+
+    def _bm25_scores(self, query: str) -> Any:
+        import numpy as np
+
+        vocab = self.bm25.vocab_dict
+        toks = [t for t in tokenize(query) if t in vocab]
+        if not toks:
+            return np.zeros(len(self.passages), dtype=np.float32)
+        return self.bm25.get_scores(toks)
+
+    def search(self, query: str, k: int = 4) -> list[tuple[Passage, float]]:
+        """The ``k`` best passages for ``query``: those about an entity it names first, then by BM25."""
+        if k <= 0:
+            return []
+        scores = self._bm25_scores(query)
+        top = float(scores.max()) if len(scores) else 0.0
+        routed: list[int] = []
+        stems = {t[:6] for t in tokenize(query) if len(t) >= 6}
+
+        def rank(i: int) -> tuple[bool, float]:
+            # a part named in the question ("mitigations" -> T1548#mitigations) before the entity's others
+            part = self.passages[i].id.partition("#")[2]
+            return (not (part and part[:6].lower() in stems), -float(scores[i]))
+
+        for ent in find_ids(query):
+            hits = sorted(self._by_entity.get(ent, []), key=rank)
+            routed.extend(i for i in hits if i not in routed)
+        out: list[tuple[Passage, float]] = []
+        for rank, i in enumerate(routed[:k]):
+            out.append((self.passages[i], top + 1.0 + (len(routed) - rank)))
+        if len(out) < k:
+            taken = set(routed)
+            order = scores.argsort()[::-1]
+            for i in order:
+                if len(out) >= k or scores[i] <= 0:
+                    break
+                if int(i) not in taken:
+                    out.append((self.passages[int(i)], float(scores[i])))
+        return out
+
+
+def load_or_build(passages: Sequence[Passage], cache: str | Path | None = None) -> BM25Index:
+    """The index of ``passages`` from the on-disk cache, built and saved there first when missing or stale.
+
+    The cache key is :func:`fingerprint`, so changed data gets a new folder; the folder is written under a
+    temporary name and renamed, so a killed build never leaves a half index under the final name.
+    """
+    fp = fingerprint(passages)
+    root = Path(cache) if cache is not None else retrieval_cache_dir()
+    folder = root / fp[:24]
+    if (folder / "fingerprint.txt").is_file():
+        try:
+            index = BM25Index.load(folder)
+        except DataError as exc:
+            log.warning("%s: rebuilding", exc)
+        else:
+            if index.fingerprint == fp:
+                return BM25Index(passages, index.bm25, fp)
+    log.info("building the retrieval index of %d passages into %s", len(passages), folder)
+    index = BM25Index.build(passages)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{fp[:12]}-", dir=root))
+    try:
+        index.save(tmp)
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    except OSError as exc:  # a read-only cache costs a rebuild next time, not the answer
+        log.warning("could not cache the retrieval index in %s: %s", folder, exc)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return index
+
+
+def data_stamp(data_dir: str | Path, parts: Sequence[str] = ("attack", "cwe", "capec", "cve")) -> str:
+    """SHA-256 of every file's relative path, size and modification time under ``data_dir/<part>``.
+
+    Cheap (no file is read), so a cached index is found without re-reading the knowledge (seconds).
+    """
+    root = Path(data_dir)
+    h = hashlib.sha256(INDEX_VERSION.encode())
+    for part in parts:
+        base = root / part
+        if not base.exists():
+            continue
+        for f in sorted(base.rglob("*")):
+            if f.is_file():
+                st = f.stat()
+                h.update(f"{f.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def index_for_data(
+    data_dir: str | Path, loader: Callable[[Path], Sequence[Passage]], cache: str | Path | None = None
+) -> BM25Index:
+    """The index of the passages ``loader(data_dir)`` gives, without calling it when the files are unchanged.
+
+    The data files' :func:`data_stamp` points at the passages' fingerprint (``stamps/<stamp>``); when both
+    the stamp and the index are cached the index is read from disk alone. Otherwise the passages are read,
+    :func:`load_or_build` finds or builds the index, and the stamp is recorded.
+    """
+    root = Path(cache) if cache is not None else retrieval_cache_dir()
+    stamp = data_stamp(data_dir)
+    stamp_file = root / "stamps" / stamp[:24]
+    if stamp_file.is_file():
+        fp = stamp_file.read_text(encoding="utf-8").strip()
+        folder = root / fp[:24]
+        if (folder / "fingerprint.txt").is_file():
+            try:
+                index = BM25Index.load(folder)
+            except DataError as exc:
+                log.warning("%s: rebuilding", exc)
+            else:
+                if index.fingerprint == fp:
+                    return index
+    index = load_or_build(loader(Path(data_dir)), root)
+    try:
+        stamp_file.parent.mkdir(parents=True, exist_ok=True)
+        stamp_file.write_text(index.fingerprint + "\n", encoding="utf-8")
+    except OSError as exc:
+        log.warning("could not record the data stamp in %s: %s", stamp_file, exc)
+    return index

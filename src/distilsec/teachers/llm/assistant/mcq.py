@@ -1,0 +1,141 @@
+"""Multiple-choice answering: strict letter parsing of a generated answer, or the letters' log-probabilities.
+
+Two ways to read the model's choice:
+
+* ``generate`` (the default): the model writes its answer and :func:`parse_letter` reads it strictly, as the
+  benchmark's protocol does. Published CTI-Bench figures are of this kind, so ours compare with them; an
+  answer that names no single letter is a *parse failure*, counted and scored wrong, never guessed.
+* ``logprob``: the next-token log-probabilities of the tokens ``A``..``D`` after the prompt; one forward
+  pass, no decoding, no parse failure. Cheaper and often as accurate, but it reads the model's preference
+  rather than its answer, so it is the alternative, not the benchmark figure.
+
+Measured on the 0.5B (10 ATT&CK/CWE questions, 2 threads): both modes chose the same letters in every
+setting tried, at the same cost (prompt evaluation dominates; the 1-3 generated tokens are cheap), so the
+default is the benchmark's own protocol.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from distilsec.data.knowledge.passage import Passage
+from distilsec.teachers.llm.assistant.prompts import LETTERS, mcq_messages
+from distilsec.teachers.llm.backend import Messages
+
+__all__ = ["MCQChoice", "SCORING", "parse_letter", "letter_logprobs", "choose", "retrieval_query"]
+
+SCORING = ("generate", "logprob")
+
+_PREFIX = r"(?:(?:the\s+)?(?:correct\s+|best\s+|final\s+)?(?:answer|option|choice)(?:\s+is)?\s*[:\-]?\s*)?"
+_ONLY = re.compile(rf"^{_PREFIX}[\*_`(\[\s]*([A-D])[\*_`)\]\s]*[.:)]?[\*_`\s]*$", re.IGNORECASE)
+_WITH_TEXT = re.compile(rf"^{_PREFIX}[\*_`(\[\s]*([A-D])[\*_`\]\s]*[.:)][\*_`]*\s+(\S.*)$", re.IGNORECASE)
+_OTHER_LETTER = re.compile(r"\b[B-D]\b|\b(?:or|and|option|answer)\s+\(?A\b")
+
+
+def parse_letter(text: str) -> str | None:
+    """The letter A-D a generated answer gives, or None when it gives no single unambiguous letter.
+
+    Accepted: ``A``, ``A.``, ``(A)``, ``**A**``, ``Answer: A``, ``The answer is B.``, ``C) option text`` on
+    the first non-empty line. Refused: prose (``A technique that...``), two letters (``A or B``), a
+    lowercase bare letter that could be a word, anything else. The prefix forms match case-insensitively,
+    the letter itself must be uppercase.
+    """
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    if not lines:
+        return None
+    first = lines[0]
+    m = _ONLY.match(first)
+    if m and m.group(1).isupper():
+        return m.group(1)
+    m = _WITH_TEXT.match(first)
+    if m and m.group(1).isupper() and not _OTHER_LETTER.search(m.group(2)):
+        return m.group(1)
+    return None
+
+
+def retrieval_query(question: str, options: Sequence[str]) -> str:
+    """What open-book MCQ retrieves with: the question and its options (the options name the entities)."""
+    return " ".join([question, *options])
+
+
+def _exact_letter_ids(backend: Any) -> list[np.ndarray] | None:
+    """Vocabulary ids whose text is exactly the letter (``"A"``, ``" A"``), for the in-process backend."""
+    cached = getattr(backend, "_mcq_letter_ids", None)
+    if cached is not None:
+        return cached
+    pieces_fn = getattr(backend, "_vocab_pieces", None)
+    if pieces_fn is None:
+        return None
+    pieces = pieces_fn()
+    ids = [np.array([i for i, p in enumerate(pieces) if p.strip() == letter], dtype=np.int64) for letter in LETTERS]
+    backend._mcq_letter_ids = ids
+    return ids
+
+
+def letter_logprobs(backend: Any, messages: Messages) -> list[float | None]:
+    """Log-probability of each of A-D as the next token.
+
+    The in-process llama.cpp backend is read on tokens that are *exactly* the letter: its generic label
+    matching counts any token a label word starts (``"Answer"`` for ``A``, ``"because"`` for ``B``), which
+    would bias the choice. Other backends go through their ``label`` call.
+    """
+    ids = _exact_letter_ids(backend)
+    if ids is not None and hasattr(backend, "_next_token_logprobs") and hasattr(backend, "tokens"):
+        lp = backend._next_token_logprobs(backend.tokens(messages))
+        out: list[float | None] = []
+        for a in ids:
+            if not len(a):
+                out.append(None)
+                continue
+            v = lp[a]
+            m = v.max()
+            out.append(float(m + np.log(np.exp(v - m).sum())))
+        return out
+    res = backend.label(messages, list(LETTERS))
+    return list(res.answer.get("logprobs") or [None] * 4)
+
+
+@dataclass
+class MCQChoice:
+    """The letter chosen (None = parse failure), the raw text or log-probs, the passages given, the time."""
+
+    letter: str | None
+    raw: str
+    logprobs: list[float | None] | None
+    passages: list[Passage]
+    seconds: float
+    completion_tokens: int = 0
+
+
+def choose(
+    backend: Any,
+    question: str,
+    options: Sequence[str],
+    *,
+    prompt: str = "",
+    index: Any | None = None,
+    k: int = 4,
+    scoring: str = "generate",
+    max_tokens: int = 16,
+    style: str = "benchmark",
+) -> MCQChoice:
+    """One multiple-choice question: closed-book, or open-book with the question + options retrieved."""
+    if scoring not in SCORING:
+        raise ValueError(f"scoring must be one of {SCORING}, not {scoring!r}")
+    t0 = time.perf_counter()
+    passages = [p for p, _ in index.search(retrieval_query(question, options), k)] if index is not None else []
+    messages = mcq_messages(question, options, prompt, passages, style=style)
+    if scoring == "logprob":
+        lps = letter_logprobs(backend, messages)
+        scored = [(v, letter) for v, letter in zip(lps, LETTERS, strict=True) if v is not None]
+        letter = max(scored)[1] if scored else None
+        return MCQChoice(letter, "", lps, passages, time.perf_counter() - t0)
+    res = backend.generate(messages, max_tokens=max_tokens, temperature=0.0, seed=0)
+    text = str(res.answer.get("text") or "")
+    return MCQChoice(parse_letter(text), text, None, passages, time.perf_counter() - t0, res.completion_tokens)

@@ -1,0 +1,116 @@
+"""Multiple-choice answering: the strict letter parser, generate vs log-prob scoring, open-book retrieval."""
+
+from __future__ import annotations
+
+import pytest
+
+from distilsec.data.knowledge.retrieval import BM25Index
+from distilsec.teachers.llm.assistant.mcq import choose, parse_letter, retrieval_query
+from tests.teachers.llm.assistant.fakes import PASSAGES, ScriptedBackend
+
+OPTIONS = ["OS Credential Dumping", "Bypass User Account Control", "SQL Injection", "Phishing"]
+
+
+@pytest.mark.parametrize(
+    ("text", "letter"),
+    [
+        ("A", "A"),
+        ("B.", "B"),
+        ("  C  ", "C"),
+        ("**D**", "D"),
+        ("(A)", "A"),
+        ("[B]", "B"),
+        ("`C`", "C"),
+        ("Answer: A", "A"),
+        ("answer: B", "B"),
+        ("The answer is C.", "C"),
+        ("The correct answer is: **D**", "D"),
+        ("Option B", "B"),
+        ("C) SQL Injection", "C"),
+        ("B. A technique that bypasses UAC", "B"),
+        ("Answer: **B**. Bypass User Account Control", "B"),
+        ("D\n\nExplanation: phishing is initial access", "D"),
+        # refused: ambiguous or not an answer
+        ("", None),
+        ("a", None),
+        ("answer: d", None),
+        ("A technique used to dump credentials", None),
+        ("A or B", None),
+        ("B, C", None),
+        ("Answer: A or B", None),
+        ("The answer is", None),
+        ("I think it's probably B", None),
+        ("E", None),
+        ("C) SQL Injection or D) Phishing", None),
+        ("Both A and B", None),
+    ],
+)
+def test_strict_letter_parsing(text, letter):
+    assert parse_letter(text) == letter
+
+
+def test_generate_scoring_reads_the_letter_and_counts_a_failure():
+    ok = choose(ScriptedBackend("Answer: B"), "Which bypasses UAC?", OPTIONS)
+    assert ok.letter == "B" and ok.raw == "Answer: B" and ok.logprobs is None
+    bad = choose(ScriptedBackend("It could be A or B"), "Which bypasses UAC?", OPTIONS)
+    assert bad.letter is None
+
+
+def test_the_file_prompt_is_sent_verbatim_closed_book():
+    backend = ScriptedBackend("A")
+    choose(backend, "q", OPTIONS, prompt="Exactly this prompt.")
+    assert backend.calls[0] == [{"role": "user", "content": "Exactly this prompt."}]
+
+
+def test_logprob_scoring_picks_the_most_likely_letter_and_never_fails_to_parse():
+    res = choose(ScriptedBackend(letter_logprobs=(-2.0, -3.0, -0.5, -4.0)), "q", OPTIONS, scoring="logprob")
+    assert res.letter == "C" and res.logprobs == [-2.0, -3.0, -0.5, -4.0]
+    with pytest.raises(ValueError):
+        choose(ScriptedBackend(), "q", OPTIONS, scoring="vote")
+
+
+def test_open_book_retrieves_with_question_and_options():
+    assert "Phishing" in retrieval_query("q", OPTIONS)
+    backend = ScriptedBackend("A")
+    res = choose(backend, "Which technique reads LSASS memory?", OPTIONS, index=BM25Index.build(PASSAGES), k=2)
+    assert res.passages and res.passages[0].id in {"T1003", "T1548.002", "CWE-89"}
+    assert "Reference passages" in backend.calls[0][0]["content"]
+
+
+def test_exact_letter_logprobs_of_the_in_process_backend_ignore_words_that_start_with_a_letter():
+    import numpy as np
+
+    from distilsec.teachers.llm.assistant.mcq import letter_logprobs
+
+    class FakeLlama:
+        pieces = ["Answer", " A", "B", " C", "D", "because", "x"]
+
+        def _vocab_pieces(self):
+            return self.pieces
+
+        def tokens(self, messages):
+            return [1, 2, 3]
+
+        def _next_token_logprobs(self, tokens):
+            lp = np.full(len(self.pieces), -10.0)
+            lp[0] = -0.1  # "Answer": would count for A under prefix matching
+            lp[2] = -1.0  # "B"
+            return lp
+
+    out = letter_logprobs(FakeLlama(), [{"role": "user", "content": "q"}])
+    assert out[1] == pytest.approx(-1.0) and out[0] == pytest.approx(-10.0)
+
+
+def test_plain_style_ignores_the_file_prompt_and_asks_for_the_letter_last():
+    from distilsec.teachers.llm.assistant.prompts import mcq_messages
+
+    msgs = mcq_messages("Which bypasses UAC?", OPTIONS, prompt="the file's prompt", style="plain")
+    assert msgs[0]["role"] == "system" and "the file's prompt" not in msgs[1]["content"]
+    assert msgs[1]["content"].endswith("Reply with the letter of the correct option only.")
+    assert "B. Bypass User Account Control" in msgs[1]["content"]
+    opened = mcq_messages("q", OPTIONS, passages=PASSAGES[:1], style="plain")
+    assert opened[1]["content"].startswith("Reference passages")
+    with pytest.raises(ValueError):
+        mcq_messages("q", OPTIONS, style="fancy")
+    backend = ScriptedBackend("B")
+    assert choose(backend, "q", OPTIONS, style="plain").letter == "B" and backend.calls[0][0]["role"] == "system"
