@@ -65,12 +65,15 @@ def _records(text: str) -> list[list[str]]:
     return rows
 
 
-def _read_text(path: str | Path) -> tuple[Path, str]:
-    p = need_file(path, "benchmark file", "a CTI-Bench ATE TSV or a text file")
+def _read_text(
+    path: str | Path, expected: str = "a CTI-Bench ATE TSV with Description and GT columns"
+) -> tuple[Path, str]:
+    """The decoded text of a benchmark file (NULs dropped); ``expected`` names the format in the errors."""
+    p = need_file(path, "benchmark file", expected)
     with open_binary(p) as f:
         text = decode_bytes(f.read()).replace("\0", "")
     if not text.strip():
-        raise DataError(f"{p} is empty (expected a CTI-Bench ATE TSV with Description and GT columns)")
+        raise DataError(f"{p} is empty (expected {expected})")
     return p, text
 
 

@@ -65,7 +65,7 @@ def read_mcq(path: str | Path, *, skips: SkipCounter | None = None, require_gt: 
         A missing or empty file, a header without Question / Option A-D (or GT), or no usable row.
     """
     skips = counter(skips)
-    p, text = _read_text(path)
+    p, text = _read_text(path, "a CTI-Bench MCQ TSV: URL Question Option A-D Prompt GT")
     try:
         rows = _records(text)
     except DataError as exc:

