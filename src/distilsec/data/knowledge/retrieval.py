@@ -244,14 +244,9 @@ def load_or_build(passages: Sequence[Passage], cache: str | Path | None = None) 
     fp = fingerprint(passages)
     root = Path(cache) if cache is not None else retrieval_cache_dir()
     folder = root / fp[:24]
-    if (folder / "fingerprint.txt").is_file():
-        try:
-            index = BM25Index.load(folder)
-        except DataError as exc:
-            log.warning("%s: rebuilding", exc)
-        else:
-            if index.fingerprint == fp:
-                return BM25Index(passages, index.bm25, fp)
+    cached = _cached_index(folder, fp)
+    if cached is not None:
+        return BM25Index(passages, cached.bm25, fp)
     log.info("building the retrieval index of %d passages into %s", len(passages), folder)
     index = BM25Index.build(passages)
     root.mkdir(parents=True, exist_ok=True)
@@ -265,6 +260,18 @@ def load_or_build(passages: Sequence[Passage], cache: str | Path | None = None) 
         log.warning("could not cache the retrieval index in %s: %s", folder, exc)
         shutil.rmtree(tmp, ignore_errors=True)
     return index
+
+
+def _cached_index(folder: Path, fp: str) -> BM25Index | None:
+    """The index saved in ``folder`` when it is there, readable and of fingerprint ``fp``; else None."""
+    if not (folder / "fingerprint.txt").is_file():
+        return None
+    try:
+        index = BM25Index.load(folder)
+    except DataError as exc:
+        log.warning("%s: rebuilding", exc)
+        return None
+    return index if index.fingerprint == fp else None
 
 
 def data_stamp(data_dir: str | Path, parts: Sequence[str] = ("attack", "cwe", "capec", "cve")) -> str:
@@ -300,14 +307,9 @@ def index_for_data(
     if stamp_file.is_file():
         fp = stamp_file.read_text(encoding="utf-8").strip()
         folder = root / fp[:24]
-        if (folder / "fingerprint.txt").is_file():
-            try:
-                index = BM25Index.load(folder)
-            except DataError as exc:
-                log.warning("%s: rebuilding", exc)
-            else:
-                if index.fingerprint == fp:
-                    return index
+        cached = _cached_index(folder, fp)
+        if cached is not None:
+            return cached
     index = load_or_build(loader(Path(data_dir)), root)
     try:
         stamp_file.parent.mkdir(parents=True, exist_ok=True)
