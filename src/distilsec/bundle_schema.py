@@ -86,6 +86,7 @@ class Manifest(BaseModel):
     fit_prior: list[Probability] | None = None
     target_prior: list[Probability] | None = None
     n_members: PositiveInt | None = None
+    weights_: list[Annotated[float, Field(ge=0.0)]] | None = None  # ensemble.v1: members' weights in use
     shots: list[list[str]] | None = None
     calibrator: dict[str, Any] | None = None
     model_sha256: str | None = None

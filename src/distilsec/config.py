@@ -18,6 +18,7 @@ import functools
 import hashlib
 import inspect
 import json
+import re
 import tomllib
 import typing
 from collections.abc import Iterator
@@ -127,6 +128,10 @@ class DataSection(_Section):
     label_map: dict[str, str] = Field(default_factory=dict)
     #: keep at most this many examples after curation (whole groups, stratified by label).
     max_examples: PositiveInt | None = None
+    #: keep at most this many examples of one group (e.g. one registrable domain) before the split; unset =
+    #: no cap. One crawled site can otherwise be most of a split's negatives (URLs: distractify.com, 961 of
+    #: 2,758 ISCX benign test URLs), and every FPR then describes that one site.
+    max_per_group: PositiveInt | None = None
     #: characters kept per text (models read fewer; this bounds memory).
     max_text_chars: PositiveInt = 4096
 
@@ -227,6 +232,9 @@ class EvaluationSection(_Section):
     target_fpr: Fraction = 1e-3
     #: events/s on one thread, measured on this many test texts (0 = skip).
     throughput_sample: NonNegativeInt = 5000
+    #: where the budget must hold: unset/"pooled" = over all validation negatives; "per_source" = on each
+    #: source's validation negatives (the strictest threshold wins), for data whose benign sources differ.
+    threshold_scope: Literal["pooled", "per_source"] | None = None
 
     @field_validator("positive", "negative", mode="before")
     @classmethod
@@ -551,6 +559,9 @@ _SCHEMAS: dict[str | None, type[Config]] = {None: Config, "semisup": SemisupConf
 _DROPPED_WHEN_UNSET = ("semisup", "synth", "attack", "review")
 #: ``run`` keys left out the same way (added after runs were hashed)
 _RUN_KEYS_DROPPED_WHEN_UNSET = ("tracking", "tracking_uri")
+#: evaluation keys left out of config.yaml and the hash while unset (added after runs were recorded).
+_EVALUATION_KEYS_DROPPED_WHEN_UNSET = ("threshold_scope",)
+_DATA_KEYS_DROPPED_WHEN_UNSET = ("max_per_group",)
 
 
 def _cross_section_problems(config: Config) -> list[str]:
@@ -674,6 +685,10 @@ def check_model_spec(spec: ModelSpec | dict[str, Any], path: str) -> list[str]:
     model, defaults = built
     problems: list[str] = []
     params = dict(raw)
+    if "view" in params:  # any model may read a view of the text (viewed.v1); the name is checked at fit
+        view = params.pop("view")
+        if not isinstance(view, str) or not re.fullmatch(r"[a-z0-9_]+\.v\d+", view):
+            problems.append(f"{path}.view: a view name with its version such as decoded.v1, got {view!r}")
     if ".members." in path and "weight" in params:  # an ensemble member's weight is the ensemble's, not its own
         weight = params.pop("weight")
         if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
@@ -808,6 +823,12 @@ def _as_dict(config: Config) -> dict[str, Any]:
     for key in _RUN_KEYS_DROPPED_WHEN_UNSET:
         if data["run"].get(key, 0) is None:
             del data["run"][key]
+    for key in _EVALUATION_KEYS_DROPPED_WHEN_UNSET:
+        if data.get("evaluation", {}).get(key, 0) is None:
+            del data["evaluation"][key]
+    for key in _DATA_KEYS_DROPPED_WHEN_UNSET:
+        if data.get("data", {}).get(key, 0) is None:
+            del data["data"][key]
     return data
 
 

@@ -34,6 +34,7 @@ BUILTINS: dict[str, str] = {
     "attack_model.v1": "distilsec.students.attack_model:AttackModel",
     "ngram_embedding.v1": "distilsec.students.ngram_embedding:NgramEmbeddingStudent",
     "embedding_linear.v1": "distilsec.teachers.embedding_linear:EmbeddingLinearTeacher",
+    "viewed.v1": "distilsec.teachers.viewed:ViewedModel",
 }
 
 

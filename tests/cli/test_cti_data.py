@@ -65,3 +65,49 @@ def test_missing_knowledge_folder_is_named(tmp_path):
     res = runner.invoke(app, ["cti-data", "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path)])
     assert res.exit_code == 2
     assert "cwe not found" in res.output and "Traceback" not in res.output
+
+
+def test_teacher_written_records_through_the_cli(data_dir, tmp_path, monkeypatch):
+    import distilsec.pipeline.cti_data as pipeline
+    from tests.data.instruct.fake_writer import FakeWriter
+
+    fake = FakeWriter()
+    monkeypatch.setattr(pipeline, "open_generator", lambda cfg: fake)
+    out = tmp_path / "o"
+    args = ["cti-data", "--out", str(out), "--data-dir", str(data_dir), "--teacher-written", "6"]
+    res = runner.invoke(app, [*args, "--ledger", str(tmp_path / "l.sqlite")])
+    assert res.exit_code == 0, res.output
+    assert "teacher-written: asked 6" in res.output and "s per kept record" in res.output
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["teacher"]["asked"] == 6 and rep["teacher"]["calls"] == len(fake.calls) == 6
+    assert (out / "heldout-teacher.jsonl").is_file()
+    res = runner.invoke(app, [*args, "--ledger", str(tmp_path / "l.sqlite"), "--overwrite"])
+    assert res.exit_code == 0 and len(fake.calls) == 6  # the rerun reads every answer from the ledger
+
+
+@pytest.mark.parametrize(
+    ("generator", "message"),
+    [("missing.gguf", "not found"), ("http://127.0.0.1:9/v1", "cannot reach")],
+)
+def test_generator_that_cannot_be_loaded_or_reached(data_dir, tmp_path, generator, message):
+    out = tmp_path / "o"
+    res = runner.invoke(
+        app,
+        [
+            "cti-data",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(data_dir),
+            "--teacher-written",
+            "2",
+            "--generator",
+            str(tmp_path / generator) if generator.endswith(".gguf") else generator,
+            "--ledger",
+            "none",
+        ],
+    )
+    assert res.exit_code == 2, res.output
+    assert message in res.output and "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert not out.exists()

@@ -100,3 +100,29 @@ def test_split_from_examples_keeps_labels_as_text_and_metadata_on_request():
     full = Split.from_examples(examples)
     assert full.labels == ["benign", "malicious"] and full.platforms == ["linux", "windows"] and len(full) == 2
     assert Split.from_examples(examples, metadata=False).groups is None
+
+
+def test_per_source_threshold_holds_the_budget_on_every_validation_source():
+    """Pooled negatives let one odd benign source take most false positives; per source, none does."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from distilsec.evaluation.evaluate import Probas, Split, evaluate
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    sources = ["popular"] * 1800 + ["odd"] * 200
+    labels = ["benign"] * n + ["malicious"] * 200
+    benign_scores = np.concatenate([rng.uniform(0.0, 0.3, 1800), rng.uniform(0.2, 0.8, 200)])
+    scores = np.concatenate([benign_scores, rng.uniform(0.7, 1.0, 200)])
+    proba = np.column_stack([1 - scores, scores])
+    dev = Split([""] * len(labels), labels, sources=sources + ["bad"] * 200)
+    pooled = SimpleNamespace(positive="malicious", negative="benign", target_fpr=0.01, threshold_scope=None)
+    scoped = SimpleNamespace(positive="malicious", negative="benign", target_fpr=0.01, threshold_scope="per_source")
+    kw = {"classes": ["benign", "malicious"], "breakdowns": False}
+    t_pooled = evaluate(Probas(proba, proba), dev, dev, view=pooled, **kw).threshold
+    t_scoped = evaluate(Probas(proba, proba), dev, dev, view=scoped, **kw).threshold
+    odd = benign_scores[1800:]
+    assert (odd >= t_pooled).mean() > 0.03  # the pooled budget does not hold on the odd source
+    assert (odd >= t_scoped).mean() <= 0.01 and t_scoped > t_pooled

@@ -41,3 +41,29 @@ def test_real_build_counts_split_and_audits(knowledge_dir, tmp_path):
             ents = {family(e) for e in doc["meta"]["entities"]}
             assert not ents & held
             assert not mentioned_ids(" ".join(m["content"] for m in doc["messages"])) & held
+
+
+@pytest.mark.llm
+def test_real_teacher_written_records(knowledge_dir, tmp_path):
+    """Three passages asked of the shipped 0.5B GGUF (one thread; ~1-2 min on a busy 2-core machine); a rerun
+    reads every answer back from the ledger."""
+    import importlib.util
+
+    from distilsec.data.instruct.teacher_written import TEMPLATE, TeacherWriting
+    from distilsec.errors import ConfigError
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("the optional extra 'llm' (llama-cpp-python) is not installed")
+    cfg = TeacherWriting(3, generator="qwen2.5-coder-0.5b", ledger=str(tmp_path / "l.sqlite"), n_threads=1)
+    try:
+        rep = build_cti_data(knowledge_dir, tmp_path / "a", max_per_template=50, max_cves=300, teacher=cfg)
+    except ConfigError as exc:
+        pytest.skip(f"the shipped GGUF is not installed: {exc}")
+    t = rep["teacher"]
+    assert t["asked"] == 3 == t["calls"] and t["model_id"].startswith("gguf:")
+    assert t["kept"] + sum(t["rejected"].values()) == 3
+    docs = [json.loads(x) for f in ("train.jsonl", "val.jsonl") for x in (tmp_path / "a" / f).open()]
+    for d in (d for d in docs if d["meta"]["template"] == TEMPLATE):
+        assert d["meta"]["provenance"] and d["meta"]["source"] and d["meta"]["evidence"]
+    rep = build_cti_data(knowledge_dir, tmp_path / "b", max_per_template=50, max_cves=300, teacher=cfg)
+    assert rep["teacher"]["calls"] == 0 and rep["teacher"]["cached"] == 3

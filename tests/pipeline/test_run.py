@@ -456,3 +456,27 @@ def test_which_pipeline_runs_is_logged_and_cve_has_its_own(tmp_path):
     result = run_experiment(_fast_config(_write_labelled(tmp_path / "t.csv")), out=tmp_path / "run")
     assert "task table: the distillation pipeline" in (result.run_dir / "log.txt").read_text()
     assert _task_pipeline("cve") is run_cve and _task_pipeline("url") is None
+
+
+def test_max_per_group_caps_every_group_before_the_split_and_says_how_many_went(tmp_path):
+    from collections import Counter
+
+    from distilsec.tasks.prepare import prepare_data
+
+    table = _write_labelled(tmp_path / "t.csv", n=300)
+    config = _fast_config(table)
+    config.data.max_per_group = 3
+    data = prepare_data(config)
+    sizes = Counter(ex.group for part in (data.train, data.val, data.test) for ex in part)
+    assert max(sizes.values()) <= 3
+    assert data.report["capped_per_group"]["cap"] == 3 and data.report["capped_per_group"]["removed"] > 0
+
+
+def test_the_report_has_a_teacher_check_beside_the_models(tmp_path):
+    table = _write_labelled(tmp_path / "t.csv", n=300)
+    result = run_experiment(_fast_config(table), out=tmp_path / "run")
+    report = (result.run_dir / "report.md").read_text()
+    assert report.index("## Models") < report.index("## Teacher check")
+    check = result.metrics["teacher_check"]
+    assert {r["model"] for r in check["rows"]} >= {"teacher", "student"}
+    assert "threshold_transfer" in check

@@ -143,12 +143,12 @@ def _run_generative(task: str, file: Path, model: str, as_json: bool, limit: int
 
 
 def _run_mcq(
-    file: Path, model: str, open_book: bool, limit: int | None, scoring: str, k: int, data_dir: Path | None,
+    file: Path, model: str, open_book: bool, limit: int | None, scoring: str, k: int | None, data_dir: Path | None,
     as_json: bool, threads: int | None, style: str = "benchmark",
 ) -> None:  # fmt: skip
     from distilsec.errors import DataError
     from distilsec.evaluation.cti_mcq import evaluate_mcq, read_mcq
-    from distilsec.teachers.llm.assistant.mcq import SCORING
+    from distilsec.teachers.llm.assistant.mcq import MCQ_K, SCORING
     from distilsec.teachers.llm.assistant.model import load_backend, load_index, resolve_model
     from distilsec.teachers.llm.assistant.prompts import MCQ_STYLES
 
@@ -156,6 +156,7 @@ def _run_mcq(
         raise DataError(f"--scoring must be one of {', '.join(SCORING)}, not {scoring!r}")
     if style not in MCQ_STYLES:
         raise DataError(f"--prompt-style must be one of {', '.join(MCQ_STYLES)}, not {style!r}")
+    k = MCQ_K if k is None else k
     items, skips, n_rows = read_mcq(file)  # a bad file fails before the model loads
     resolve_model(model)
     items = items[:limit] if limit else items
@@ -187,7 +188,10 @@ def cti_mcq(
     scoring: Annotated[
         str, typer.Option(help="generate (the benchmark's protocol: strict letter parsing) or logprob (A-D log-probs).")
     ] = "generate",
-    k: Annotated[int, typer.Option("--k", min=1, max=20, help="Passages quoted open-book.")] = 4,
+    k: Annotated[
+        int | None,
+        typer.Option("--k", min=1, max=20, help="Passages quoted open-book (default: MCQ_K, see BENCHMARKS.md 13)."),
+    ] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="Knowledge data root (default $DISTILSEC_DATA or ../shared/data).")
     ] = None,

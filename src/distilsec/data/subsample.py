@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from distilsec.data.example import Example
 
-__all__ = ["cap_by_group"]
+__all__ = ["cap_by_group", "cap_per_group"]
 
 
 def _rank(group: str, seed: int) -> str:
@@ -35,3 +35,22 @@ def cap_by_group(examples: list[Example], max_examples: int, random_state: int =
             kept.extend(groups[g])
             budget -= len(groups[g])
     return kept
+
+
+def cap_per_group(examples: list[Example], k: int, random_state: int) -> list[Example]:
+    """At most ``k`` examples of each group (a seeded random choice inside the group), in input order.
+
+    Groups stay whole on their side of every split (only their size shrinks), so capping never
+    leaks a site across splits; it keeps a handful of large sites from dominating a split.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(random_state)
+    by_group: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        by_group.setdefault(ex.group or ex.id, []).append(i)
+    keep: set[int] = set()
+    for g in sorted(by_group):
+        rows = by_group[g]
+        keep.update(rows if len(rows) <= k else rng.choice(rows, size=k, replace=False).tolist())
+    return [ex for i, ex in enumerate(examples) if i in keep]

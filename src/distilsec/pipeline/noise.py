@@ -14,7 +14,7 @@ from distilsec.config import Config
 from distilsec.evaluation.evaluate import Split, evaluate
 from distilsec.methods.distill import distill
 from distilsec.methods.noise import flip_labels
-from distilsec.pipeline.stages import Fitted, announce, model_params
+from distilsec.pipeline.stages import Fitted, announce, dev_split, model_params
 from distilsec.registry import create
 from distilsec.tasks.prepare import PreparedData
 
@@ -71,7 +71,7 @@ def _noisy_student_metrics(
         )
     else:
         student.fit(x_tr, noisy, classes=data.classes)
-    test, dev = Split.from_examples(data.test, metadata=False), Split.from_examples(data.val, metadata=False)
+    test, dev = Split.from_examples(data.test, metadata=False), dev_split(config, data)
     metrics = evaluate(student, test, dev, classes=data.classes, view=config.evaluation).metrics
     console.print(f"noise {rate:.0%} {mode:>12}: AUC {_f(metrics['auc'])} macro-F1 {_f(metrics['macro_f1'])}")
     return metrics

@@ -30,6 +30,7 @@ from distilsec.pipeline.corrections import (
 from distilsec.pipeline.noise import noise_experiment
 from distilsec.pipeline.tracking import check_tracking, log_run
 from distilsec.tasks.prepare import PreparedData, prepare_data, resolve_evaluation
+from distilsec.teachers.viewed import check_views
 
 __all__ = ["run_experiment", "RunResult", "prepare_data", "PreparedData", "resolve_evaluation", "RUN_FOLDER_MARKERS"]
 
@@ -71,6 +72,7 @@ def run_experiment(
     """
     set_threads(config.run.threads)
     check_tracking(config)  # a missing tracker fails now, not after training
+    check_views({"type": config.teacher.type, **config.teacher.params})  # an unknown view too
     if labels is not None:
         check_ledger(labels)  # a damaged ledger fails now, not after reading the data
     existed = out is not None and Path(out).is_dir()
@@ -104,6 +106,7 @@ def run_experiment(
             )
         stages.train_students(config, data, fitted)
         reports = stages.evaluate_models(config, data, fitted)
+        check = stages.check_teacher(config, data, fitted, reports)
         results = {name: r.metrics for name, r in reports.items()}
         record_label_sources(results, fitted.roles, len(data.train), corrections, teacher_reused=reuse is not None)
         stages.measure_throughput(config, data, fitted, results)
@@ -114,7 +117,9 @@ def run_experiment(
 
             summary = corrections_summary(config, data, fitted, reports, results, corrections, baseline)
         bundles = stages.write_bundles(run_dir, config, data, fitted, results, corrections=summary)
-        metrics = stages.write_run_report(run_dir, config, data, reports, results, noise_rows, corrections=summary)
+        metrics = stages.write_run_report(
+            run_dir, config, data, reports, results, noise_rows, corrections=summary, teacher_check=check
+        )
         log_run(run_dir, config, metrics, bundles)
         return RunResult(run_dir, metrics, bundles)
     finally:

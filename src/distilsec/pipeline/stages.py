@@ -38,6 +38,8 @@ __all__ = [
     "model_params",
     "prepare",
     "train_students",
+    "check_teacher",
+    "dev_split",
     "write_bundles",
     "write_run_report",
 ]
@@ -172,16 +174,25 @@ def fit_teacher(config: Config, data: PreparedData, *, reuse: Path | None = None
         announce(f"teacher: reused from {reuse} (review.retrain_teacher is false)")
         teacher = load_model(reuse)
     else:
+        from distilsec.teachers.viewed import with_view
+
         announce(f"teacher: {config.teacher.type}")
-        teacher = create(config.teacher.type, model_params(config.teacher, config))
+        teacher = create(*with_view(config.teacher.type, model_params(config.teacher, config)))
         teacher.fit(x_tr, _labels(data.train), classes=data.classes)
-    fitted = Fitted(teacher_train_proba=teacher.predict_proba(x_tr))
     components = teacher.components() if isinstance(teacher, ClassifierMixin) else {}
     if not components:
+        fitted = Fitted(teacher_train_proba=teacher.predict_proba(x_tr))
         fitted.add("teacher", teacher, "teacher", _probas(teacher, data))
         return fitted
-    dev_proba, dev_parts = teacher.predict_proba_components(_texts(data.val))
-    test_proba, test_parts = teacher.predict_proba_components(_texts(data.test))
+    _, dev_parts = teacher.predict_proba_components(_texts(data.val))
+    _, test_parts = teacher.predict_proba_components(_texts(data.test))
+    if reuse is None:  # what the teacher chooses on validation (an ensemble's weights), before any soft label
+        teacher.tune(dev_parts, _labels(data.val), view=config.evaluation)
+    dev_proba, test_proba = (
+        teacher.combine_probas(list(dev_parts.values())),
+        teacher.combine_probas(list(test_parts.values())),
+    )
+    fitted = Fitted(teacher_train_proba=teacher.predict_proba(x_tr))
     fitted.add("teacher", teacher, "teacher", Probas(test=test_proba, dev=dev_proba))
     for name, member in components.items():
         role = f"teacher member ({member.registry_name})"
@@ -224,13 +235,21 @@ def train_students(config: Config, data: PreparedData, fitted: Fitted) -> None:
 # ------------------------------------------------------------------------------------------ evaluate
 
 
+def dev_split(config: Config, data: PreparedData) -> Split:
+    """The validation split the threshold is chosen on (with its sources when the budget holds per source)."""
+    dev = Split.from_examples(data.val, metadata=False)
+    if config.evaluation.threshold_scope == "per_source":
+        dev = Split(dev.texts, dev.labels, sources=[ex.source for ex in data.val])
+    return dev
+
+
 def evaluate_models(config: Config, data: PreparedData, fitted: Fitted) -> dict[str, Report]:
     """Every model on the held-out test groups, at the threshold chosen on val for ``evaluation.target_fpr``.
 
     Each report's metrics also carry the model's ``role`` and ``params`` (the report's comparison table).
     """
     announce("evaluation on held-out groups")
-    test, dev = Split.from_examples(data.test), Split.from_examples(data.val, metadata=False)
+    test, dev = Split.from_examples(data.test), dev_split(config, data)
     reports: dict[str, Report] = {}
     for name, model in fitted.models.items():
         r = evaluate(fitted.probas[name], test, dev, classes=data.classes, view=config.evaluation)
@@ -243,6 +262,29 @@ def evaluate_models(config: Config, data: PreparedData, fitted: Fitted) -> dict[
             f"TPR@1e-3 {_f(m['tpr_at_fpr_0.001'])}  threshold {_f(r.threshold)}"
         )
     return reports
+
+
+def check_teacher(config: Config, data: PreparedData, fitted: Fitted, reports: dict[str, Report]) -> dict[str, Any]:
+    """The teacher against the best student (validation and test) and the threshold's transfer per source.
+
+    Logged, and returned for the report: its warnings join the run's (see :mod:`distilsec.evaluation.teacher_check`).
+    """
+    from distilsec.evaluation.teacher_check import teacher_check, threshold_transfer
+
+    test_metrics = {name: r.metrics for name, r in reports.items()}
+    dev = {name: p.dev for name, p in fitted.probas.items()}
+    check = teacher_check(
+        dev, fitted.roles, _labels(data.val), test_metrics, classes=data.classes, view=config.evaluation
+    )
+    check["threshold_transfer"] = threshold_transfer(test_metrics, target_fpr=config.evaluation.target_fpr)
+    if check.get("best_student"):
+        log.info(
+            "teacher check: teacher minus best student (%s) TPR@target: val %+.4f, test %s",
+            check["best_student"],
+            check["margin_val"],
+            check.get("margin_test"),
+        )
+    return check
 
 
 def _f(v: Any) -> str:
@@ -335,16 +377,22 @@ def write_run_report(
     noise_rows: list[dict[str, Any]],
     *,
     corrections: dict[str, Any] | None = None,
+    teacher_check: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``metrics.json`` and ``report.md`` (with its plots) through the one report writer; returns the metrics.
 
     ``corrections``: the analyst-ledger summary of a run trained with ``--labels`` (its own section).
+    ``teacher_check``: :func:`check_teacher`'s result (its warnings join the data's, its section follows
+    the models').
     """
     from distilsec.evaluation.report import write_report
     from distilsec.evaluation.run_report import run_sections
 
     ev = config.evaluation
     warnings = list(data.report.get("warnings", []))
+    if teacher_check:
+        warnings += [w for w in [teacher_check.get("warning")] if w]
+        warnings += teacher_check.get("threshold_transfer", {}).get("warnings", [])
     metrics = {
         "warnings": warnings,
         "evaluation": {"positive": ev.positive, "negative": ev.negative},
@@ -355,6 +403,14 @@ def write_run_report(
     }
     curves = {name: r.curve for name, r in reports.items() if r.curve is not None}
     sections = run_sections(run_dir, config, data, results, curves, noise_rows, warnings=warnings)
+    if teacher_check and teacher_check.get("rows"):
+        from distilsec.evaluation.teacher_check import teacher_check_markdown
+
+        metrics["teacher_check"] = teacher_check
+        at = next((i + 1 for i, (title, _) in enumerate(sections) if title.startswith("Models")), len(sections))
+        sections.insert(
+            at, ("Teacher check", teacher_check_markdown(teacher_check, teacher_check.get("threshold_transfer")))
+        )
     if corrections is not None:
         from distilsec.evaluation.corrections_report import corrections_section
 

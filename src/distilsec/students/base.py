@@ -109,6 +109,16 @@ class ClassifierMixin:
         """:meth:`predict_proba` and each of :meth:`components`' probabilities, every component scored once."""
         return self.predict_proba(texts), {}  # type: ignore[attr-defined]
 
+    def combine_probas(self, component_probas: Sequence[np.ndarray]) -> np.ndarray:
+        """This model's probabilities from its components' (in :meth:`components` order); models with
+        components override it, so a caller that scored the components once need not score them again."""
+        raise NotImplementedError(f"{type(self).__name__} has no components to combine")
+
+    def tune(self, component_probas: Mapping[str, np.ndarray], labels: Sequence[str], *, view: Any) -> None:
+        """Set what this model chooses on validation data from its components' probabilities (an
+        ensemble's weights). ``view``: ``positive``/``negative``/``target_fpr`` (``config.evaluation``).
+        Nothing by default: most models learn everything in :meth:`fit`."""
+
     @staticmethod
     def _check_texts(texts: Sequence[str]) -> list[str]:
         if isinstance(texts, str):

@@ -26,7 +26,7 @@ from distilsec.data.labels import (
 from distilsec.data.preprocess import get_preprocessor
 from distilsec.data.skips import SkipCounter
 from distilsec.data.stats import row_accounting_problems
-from distilsec.data.subsample import cap_by_group
+from distilsec.data.subsample import cap_by_group, cap_per_group
 from distilsec.errors import ConfigError, DataError
 from distilsec.tasks.loaders import load_examples
 
@@ -69,6 +69,11 @@ def prepare_data(config: Config, *, data_dir: str | Path | None = None) -> Prepa
     normalised = [ex.with_text(norm(ex.text)) for ex in raw]
     examples, counts = _curate(config, normalised, report)
     view = _detection_view(config, sorted(counts))
+    if config.data.max_per_group:
+        before = len(examples)
+        examples = cap_per_group(examples, config.data.max_per_group, config.run.seed)
+        report["capped_per_group"] = {"cap": config.data.max_per_group, "removed": before - len(examples)}
+        log.info("data.max_per_group %d: %d examples removed", config.data.max_per_group, before - len(examples))
     if config.data.max_examples:
         examples = cap_by_group(examples, config.data.max_examples, config.run.seed)
         report["capped_to"] = len(examples)

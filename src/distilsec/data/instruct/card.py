@@ -49,6 +49,48 @@ def _table(rows: list[list[Any]], head: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _generators(report: dict[str, Any]) -> list[str]:
+    """Per-generator counts, the teacher-written filter's rejections by reason, and what a kept record cost."""
+    t = report.get("teacher")
+    if not t:
+        return []
+    counts: dict[str, dict[str, int]] = report["counts"]
+    flow = report["flow"]
+    tw = t["written"]
+    n_template = {s: sum(v for k, v in counts[s].items() if k != "teacher_written") for s in ("train", "val")}
+    rows = [
+        [
+            "template",
+            flow["generated"] - t["grounded"],
+            n_template["train"],
+            n_template["val"],
+            f"{sum(counts['heldout_mcq'].values())} MCQ",
+        ],
+        [f"teacher-written (`{t['generator']}`)", t["asked"], tw["train"], tw["val"], f"{tw['heldout']} free"],
+    ]
+    rejected = sorted(t["rejected"].items(), key=lambda kv: (-kv[1], kv[0]))
+    spk = t["seconds_per_kept"]
+    return [
+        "## Generators",
+        "",
+        _table(rows, ["generator", "records made / asked", "train", "val", "held-out"]),
+        "",
+        "Teacher-written records: an LLM writes one question and answer from one quoted knowledge passage "
+        "(`meta.provenance` is the passage ID, `meta.source` its source, `meta.evidence` the span it quoted). "
+        f"Model `{t['model_id']}`, prompt `{t['template_id']}`, judge {'on' if t['judge'] else 'off'}. "
+        f"Asked {t['asked']}, kept {t['kept']} (yield {t['yield_share']:.0%}); {t['calls']} new calls, "
+        f"{t['cached']} answers read back from the ledger, {t['errors']} failed calls.",
+        "",
+        _table([[k, v] for k, v in rejected] or [["(none)", 0]], ["rejected because", "records"]),
+        "",
+        f"Cost: {t['recorded_seconds']} s of generation for the answers used"
+        + (f", {spk} s per kept record" if spk is not None else "")
+        + f" ({t['call_seconds']} s of new calls in this build, {t['wall_seconds']} s wall). Records about "
+        f"held-out entities ({t['routed_heldout']}) are in `heldout-teacher.jsonl`, never in train/val.",
+        "",
+    ]
+
+
 def render_card(report: dict[str, Any]) -> str:
     """Markdown from a build report (:func:`distilsec.pipeline.cti_data.build_cti_data`'s ``report.json``)."""
     counts: dict[str, dict[str, int]] = report["counts"]
@@ -57,27 +99,40 @@ def render_card(report: dict[str, Any]) -> str:
     rows.append(["**all**", *(sum(counts[s].values()) for s in ("train", "val", "heldout_mcq"))])
     held = report["heldout"]
     dec = report["decontamination"]
+    teacher = report.get("teacher")
     parts = [
         "# CTI instruction data",
         "",
         "Chat-format instruction records (system / user / assistant) about MITRE ATT&CK, CAPEC, CWE and CVE, "
-        "generated from the structured links of the knowledge (template records, multiple-choice and free-answer), "
-        "for fine-tuning a local CTI assistant. Every record keeps its provenance (passage IDs) in `meta`.",
+        "generated from the structured links of the knowledge (template records, multiple-choice and free-answer)"
+        + (", and written by an LLM from quoted knowledge passages (teacher-written records)" if teacher else "")
+        + ", for fine-tuning a local CTI assistant. Every record keeps its provenance (passage IDs) in `meta`.",
         "",
         f"Built with seed {report['settings']['seed']} in {report['seconds']} s.",
         "",
         "## Files",
         "",
         "* `train.jsonl`, `val.jsonl`: chat records "
-        "(`messages`, `meta.{id, template, form, entities, provenance, split}`).",
+        "(`messages`, `meta.{id, template, form, entities, provenance, split}`"
+        + ("; teacher-written ones add `meta.{source, evidence, generator}`" if teacher else "")
+        + ").",
         f"* `heldout-mcq.tsv`: {sum(counts['heldout_mcq'].values())} multiple-choice questions "
         "about held-out entities, CTI-Bench MCQ format (`URL Question Option A..D Prompt GT`).",
         f"* `heldout-rcm.tsv`: {report['heldout_rcm']} CVEs whose CWE is held out, CTI-Bench RCM format.",
+        *(
+            [
+                f"* `heldout-teacher.jsonl`: {report['teacher']['written']['heldout']} teacher-written free-answer "
+                "records about held-out entities (chat format)."
+            ]
+            if report.get("teacher")
+            else []
+        ),
         "",
         "## Records per template and split",
         "",
         _table(rows, ["template", "train", "val", "held-out MCQ"]),
         "",
+        *_generators(report),
         "## Held-out entities (no training record lists or names them)",
         "",
         _table([[k, len(v)] for k, v in held["entities"].items()], ["kind", "held out"]),

@@ -2,7 +2,8 @@
 
 Written as chat-format JSONL (``messages`` system/user/assistant + ``meta``): what SFT trainers and chat
 templates read. ``meta.entities`` lists every entity the record names (subject, answer and distractors),
-``meta.provenance`` the passage IDs its facts come from, so the held-out audit and a reviewer can both
+``meta.provenance`` the passage IDs its facts come from (a teacher-written record adds ``meta.source``,
+``meta.evidence`` and ``meta.generator``), so the held-out audit and a reviewer can both
 trace a record back to the knowledge.
 """
 
@@ -37,6 +38,7 @@ class Record:
     ``question`` is the bare question; ``core`` the text a benchmark might share with it (a CVE
     description, a procedure sentence, else the question): what decontamination compares. For a
     multiple-choice record ``options`` holds the four option texts and ``answer`` the correct letter.
+    ``extra`` is written into ``meta`` as is (JSON values; it must not reuse a key above).
     """
 
     id: str
@@ -83,6 +85,7 @@ class Record:
                 "provenance": list(self.provenance),
                 "split": self.split,
                 "question": self.core or self.question,
+                **self.extra,  # e.g. a teacher-written record's passage source, evidence and generator
             },
         }
 

@@ -17,7 +17,7 @@ from typing import Any
 from distilsec.data.example import Example
 from distilsec.data.paths import resolve_data_dir
 from distilsec.data.skips import SkipCounter
-from distilsec.data.subsample import cap_by_group
+from distilsec.data.subsample import cap_by_group, cap_per_group
 from distilsec.errors import ConfigError, DataError
 from distilsec.pipeline.sweeps.semisup_config import SemisupConfig
 
@@ -54,25 +54,6 @@ def carve_by_group(examples: list[Example], n: int, random_state: int) -> tuple[
         chosen = chosen + straddling
         ids |= {ex.id for ex in straddling}
     return chosen, [ex for ex in examples if ex.id not in ids]
-
-
-def cap_per_group(examples: list[Example], k: int, random_state: int) -> list[Example]:
-    """At most ``k`` examples of each group (a seeded random choice inside the group), in input order.
-
-    Groups stay whole on their side of every split (only their size shrinks), so capping never
-    leaks a site across splits; it keeps a handful of large sites from dominating a split.
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(random_state)
-    by_group: dict[str, list[int]] = {}
-    for i, ex in enumerate(examples):
-        by_group.setdefault(ex.group or ex.id, []).append(i)
-    keep: set[int] = set()
-    for g in sorted(by_group):
-        rows = by_group[g]
-        keep.update(rows if len(rows) <= k else rng.choice(rows, size=k, replace=False).tolist())
-    return [ex for i, ex in enumerate(examples) if i in keep]
 
 
 def read_ut1_categories(

@@ -16,13 +16,17 @@ Notes
 * ``generate`` samples a completion with ``Llama.create_chat_completion`` (the model's own chat template,
   as the server does), seeded, with stop sequences. It moves the key-value cache, so the next ``label``
   call starts from a fresh context instead of reusing a prefix that is no longer there.
+* The CTI assistant (:mod:`distilsec.teachers.llm.assistant`) uses only the public calls: ``stream`` (the
+  completion's text pieces as they are decoded), ``next_token_logprobs`` and ``letter_logprobs`` (the choice
+  of a multiple-choice question in one forward pass). They keep the key-value cache bookkeeping in this
+  class, so no caller has to know that a completion invalidates the cached prefix.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import redirect_stderr
 from io import StringIO
 from typing import Any
@@ -160,6 +164,48 @@ class LlamaCppBackend:
         m = z.max()
         return z - (m + np.log(np.exp(z - m).sum()))
 
+    def next_token_logprobs(self, messages: Messages) -> np.ndarray:
+        """Log-probabilities over the whole vocabulary of the token that follows the chat prompt.
+
+        One forward pass, no sampling: the cheapest way to read a model's choice (a label, a letter). The
+        prompt prefix shared with the previous such call is read from the key-value cache (``reuse_prefix``).
+
+        Raises
+        ------
+        DataError
+            The prompt does not fit ``n_ctx``.
+        """
+        return self._next_token_logprobs(self.tokens(messages))
+
+    def letter_logprobs(self, messages: Messages, letters: Sequence[str]) -> list[float | None]:
+        """Log-probability of each of ``letters`` as the next token, over tokens that are *exactly* it.
+
+        ``"A"`` and ``" A"`` count for A, ``"Answer"`` does not: :meth:`label`'s matching counts any token a
+        label word starts, which for single letters would add unrelated words (``"because"`` for B) and bias
+        a multiple-choice answer. A letter no token spells is None.
+        """
+        ids = self.exact_token_ids(letters)
+        lp = self.next_token_logprobs(messages)
+        out: list[float | None] = []
+        for a in ids:
+            if not len(a):
+                out.append(None)
+                continue
+            v = lp[a]
+            m = v.max()
+            out.append(float(m + np.log(np.exp(v - m).sum())))
+        return out
+
+    def exact_token_ids(self, words: Sequence[str]) -> list[np.ndarray]:
+        """Vocabulary ids whose text, stripped of spaces, is exactly each word (cached per word list)."""
+        key = ("=exact", *words)
+        if key not in self._label_ids:
+            pieces = self._vocab_pieces()
+            self._label_ids[key] = [
+                np.array([i for i, p in enumerate(pieces) if p.strip() == w], dtype=np.int64) for w in words
+            ]
+        return self._label_ids[key]
+
     def label(self, messages: Messages, label_words: Sequence[str]) -> CallResult:
         t0 = time.perf_counter()
         tokens = self.tokens(messages)
@@ -220,6 +266,35 @@ class LlamaCppBackend:
             completion_tokens=int(usage.get("completion_tokens", 0)),
             seconds=seconds,
         )
+
+    def stream(
+        self,
+        messages: Messages,
+        *,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        seed: int = 0,
+        stop: Sequence[str] = (),
+    ) -> Iterator[str]:
+        """The completion's text pieces as llama.cpp decodes them (for an answer shown while it is written).
+
+        Same template and sampler as :meth:`generate` (``create_chat_completion(stream=True)``); llama.cpp
+        itself reuses the key-value cache of the prompt prefix shared with its previous completion. The
+        completion rewrites the context, so the next :meth:`label` / :meth:`next_token_logprobs` call starts
+        afresh; that bookkeeping is why callers stream through here and not through ``self.llm``.
+        """
+        self._cached = []
+        for chunk in self.llm.create_chat_completion(
+            messages=messages,
+            max_tokens=int(max_tokens),
+            temperature=float(temperature),
+            seed=int(seed),
+            stop=list(stop) or None,
+            stream=True,
+        ):
+            piece = (chunk["choices"][0].get("delta") or {}).get("content")
+            if piece:
+                yield piece
 
     def close(self) -> None:
         self.llm.close() if hasattr(self.llm, "close") else None

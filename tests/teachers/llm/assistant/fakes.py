@@ -45,7 +45,7 @@ class ScriptedBackend:
     ) -> None:
         self.reply = reply
         self.chunk = chunk
-        self.letter_logprobs = list(letter_logprobs)
+        self.label_logprobs = list(letter_logprobs)
         self.calls: list[Messages] = []
 
     def _text(self, messages: Messages) -> str:
@@ -63,7 +63,7 @@ class ScriptedBackend:
 
     def label(self, messages: Messages, label_words: Sequence[str]) -> CallResult:
         self.calls.append(messages)
-        return CallResult(make_answer(self.letter_logprobs[: len(label_words)], "", "logprobs"))
+        return CallResult(make_answer(self.label_logprobs[: len(label_words)], "", "logprobs"))
 
     def count_tokens(self, messages: Messages) -> int:
         return sum(len(m["content"].split()) for m in messages)

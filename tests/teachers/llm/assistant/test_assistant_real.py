@@ -57,3 +57,18 @@ def test_open_book_answer_streams_pieces(backend):
     res = stream.result()
     assert len(pieces) > 1 and res.text.strip() and res.passages[0].id == "T1548"
     assert set(res.cited) <= {p.id for p in res.passages}
+
+
+def test_public_calls_of_the_in_process_backend(backend):
+    import numpy as np
+
+    msgs = [{"role": "user", "content": "Which letter comes first in the alphabet? A, B, C or D. Reply with it."}]
+    lp = backend.next_token_logprobs(msgs)
+    assert lp.shape == (backend.llm.n_vocab(),) and np.exp(lp).sum() == pytest.approx(1.0, abs=1e-3)
+    letters = backend.letter_logprobs(msgs, ["A", "B", "C", "D"])
+    assert all(v is not None and v <= 0 for v in letters)
+    pieces = list(backend.stream(msgs, max_tokens=4))
+    assert pieces and "".join(pieces).strip()
+    again = backend.letter_logprobs(msgs, ["A", "B", "C", "D"])  # after a completion the context starts afresh
+    # the same choice; the values move by a few hundredths (KV-cache cells are reused in another order)
+    assert int(np.argmax(again)) == int(np.argmax(letters)) and again == pytest.approx(letters, abs=0.1)

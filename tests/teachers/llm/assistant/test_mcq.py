@@ -77,28 +77,53 @@ def test_open_book_retrieves_with_question_and_options():
     assert "Reference passages" in backend.calls[0][0]["content"]
 
 
+def _bare_llamacpp(pieces, logprobs):
+    """A LlamaCppBackend without a model: its vocabulary and next-token log-probs are given."""
+    from distilsec.teachers.llm.llamacpp import LlamaCppBackend
+
+    b = object.__new__(LlamaCppBackend)
+    b._label_ids, b._pieces, b._cached = {}, list(pieces), []
+    b.tokens = lambda messages: [1, 2, 3]
+    b._next_token_logprobs = lambda tokens: logprobs
+    return b
+
+
 def test_exact_letter_logprobs_of_the_in_process_backend_ignore_words_that_start_with_a_letter():
     import numpy as np
 
     from distilsec.teachers.llm.assistant.mcq import letter_logprobs
 
-    class FakeLlama:
-        pieces = ["Answer", " A", "B", " C", "D", "because", "x"]
-
-        def _vocab_pieces(self):
-            return self.pieces
-
-        def tokens(self, messages):
-            return [1, 2, 3]
-
-        def _next_token_logprobs(self, tokens):
-            lp = np.full(len(self.pieces), -10.0)
-            lp[0] = -0.1  # "Answer": would count for A under prefix matching
-            lp[2] = -1.0  # "B"
-            return lp
-
-    out = letter_logprobs(FakeLlama(), [{"role": "user", "content": "q"}])
+    pieces = ["Answer", " A", "B", " C", "D", "because", "x"]
+    lp = np.full(len(pieces), -10.0)
+    lp[0] = -0.1  # "Answer": would count for A under prefix matching
+    lp[2] = -1.0  # "B"
+    backend = _bare_llamacpp(pieces, lp)
+    out = letter_logprobs(backend, [{"role": "user", "content": "q"}])
     assert out[1] == pytest.approx(-1.0) and out[0] == pytest.approx(-10.0)
+    assert backend.letter_logprobs([{"role": "user", "content": "q"}], ["A", "E"])[1] is None  # no token spells E
+    res = choose(backend, "Which technique reads LSASS memory?", OPTIONS, scoring="logprob")
+    assert res.letter == "B" and res.logprobs == out
+
+
+def test_the_assistant_streams_through_the_public_stream_of_the_in_process_backend():
+    from distilsec.teachers.llm.assistant.answer import stream_chat
+
+    class FakeLlama:
+        def __init__(self):
+            self.kwargs = {}
+
+        def create_chat_completion(self, **kw):
+            self.kwargs = kw
+            for piece in ("The ", None, "answer"):
+                yield {"choices": [{"delta": {"content": piece} if piece else {}}]}
+
+    backend = _bare_llamacpp([], None)
+    backend.llm = FakeLlama()
+    backend._cached = [1, 2, 3]
+    msgs = [{"role": "user", "content": "q"}]
+    assert list(stream_chat(backend, msgs, max_tokens=7)) == ["The ", "answer"]
+    assert backend._cached == []  # a completion rewrites the context: the next label call starts afresh
+    assert backend.llm.kwargs["stream"] is True and backend.llm.kwargs["max_tokens"] == 7
 
 
 def test_plain_style_ignores_the_file_prompt_and_asks_for_the_letter_last():
@@ -114,3 +139,17 @@ def test_plain_style_ignores_the_file_prompt_and_asks_for_the_letter_last():
         mcq_messages("q", OPTIONS, style="fancy")
     backend = ScriptedBackend("B")
     assert choose(backend, "q", OPTIONS, style="plain").letter == "B" and backend.calls[0][0]["role"] == "system"
+
+
+def test_open_book_defaults_and_passage_cut_reach_the_prompt():
+    from distilsec.data.knowledge.retrieval import BM25Index
+    from distilsec.teachers.llm.assistant.mcq import MCQ_K, MCQ_PASSAGE_CHARS
+
+    index = BM25Index.build(PASSAGES)
+    backend = ScriptedBackend("B")
+    res = choose(backend, "Which technique reads LSASS memory?", OPTIONS, index=index)
+    assert len(res.passages) == MCQ_K and res.retrieval_seconds >= 0.0
+    assert MCQ_PASSAGE_CHARS >= 100  # a passage's definition survives the default cut
+    choose(backend, "Which technique reads LSASS memory?", OPTIONS, index=index, k=1, max_chars=30)
+    body = backend.calls[-1][-1]["content"]
+    assert " ..." in body and "LSASS memory." not in body.split("---")[0]  # the passage was cut to 30 chars

@@ -76,23 +76,11 @@ def stream_chat(
 ) -> Iterator[str]:
     """Text pieces of the completion as the backend produces them.
 
-    A backend with a ``stream`` method (the test fakes, future backends) streams through it; the in-process
-    llama.cpp backend streams through ``create_chat_completion(stream=True)``; any other backend (an
-    endpoint) answers in one piece.
+    A backend with a public ``stream`` method (the in-process llama.cpp backend, the test fakes) streams
+    through it; any other backend (an endpoint) answers in one piece through ``generate``.
     """
     if hasattr(backend, "stream"):
         yield from backend.stream(messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
-        return
-    llm = getattr(backend, "llm", None)
-    if llm is not None and hasattr(llm, "create_chat_completion"):
-        if hasattr(backend, "_cached"):
-            backend._cached = []  # the completion rewrites llama.cpp's context (see LlamaCppBackend.generate)
-        for chunk in llm.create_chat_completion(
-            messages=messages, max_tokens=int(max_tokens), temperature=float(temperature), seed=int(seed), stream=True
-        ):
-            piece = (chunk["choices"][0].get("delta") or {}).get("content")
-            if piece:
-                yield piece
         return
     res = backend.generate(messages, max_tokens=max_tokens, temperature=temperature, seed=seed)
     yield str(res.answer.get("text") or "")

@@ -22,13 +22,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from distilsec.data.knowledge.passage import Passage
 from distilsec.teachers.llm.assistant.prompts import LETTERS, mcq_messages
 from distilsec.teachers.llm.backend import Messages
 
-__all__ = ["MCQChoice", "SCORING", "parse_letter", "letter_logprobs", "choose", "retrieval_query"]
+__all__ = [
+    "MCQChoice",
+    "MCQ_K",
+    "MCQ_PASSAGE_CHARS",
+    "SCORING",
+    "parse_letter",
+    "letter_logprobs",
+    "choose",
+    "retrieval_query",
+]
 
 SCORING = ("generate", "logprob")
 
@@ -64,46 +71,32 @@ def retrieval_query(question: str, options: Sequence[str]) -> str:
     return " ".join([question, *options])
 
 
-def _exact_letter_ids(backend: Any) -> list[np.ndarray] | None:
-    """Vocabulary ids whose text is exactly the letter (``"A"``, ``" A"``), for the in-process backend."""
-    cached = getattr(backend, "_mcq_letter_ids", None)
-    if cached is not None:
-        return cached
-    pieces_fn = getattr(backend, "_vocab_pieces", None)
-    if pieces_fn is None:
-        return None
-    pieces = pieces_fn()
-    ids = [np.array([i for i, p in enumerate(pieces) if p.strip() == letter], dtype=np.int64) for letter in LETTERS]
-    backend._mcq_letter_ids = ids
-    return ids
-
-
 def letter_logprobs(backend: Any, messages: Messages) -> list[float | None]:
     """Log-probability of each of A-D as the next token.
 
-    The in-process llama.cpp backend is read on tokens that are *exactly* the letter: its generic label
-    matching counts any token a label word starts (``"Answer"`` for ``A``, ``"because"`` for ``B``), which
-    would bias the choice. Other backends go through their ``label`` call.
+    A backend with a public ``letter_logprobs`` (the in-process llama.cpp backend) is read on tokens that are
+    *exactly* the letter: generic label matching counts any token a label word starts (``"Answer"`` for
+    ``A``, ``"because"`` for ``B``), which would bias the choice. Other backends go through their ``label``
+    call.
     """
-    ids = _exact_letter_ids(backend)
-    if ids is not None and hasattr(backend, "_next_token_logprobs") and hasattr(backend, "tokens"):
-        lp = backend._next_token_logprobs(backend.tokens(messages))
-        out: list[float | None] = []
-        for a in ids:
-            if not len(a):
-                out.append(None)
-                continue
-            v = lp[a]
-            m = v.max()
-            out.append(float(m + np.log(np.exp(v - m).sum())))
-        return out
+    if callable(getattr(backend, "letter_logprobs", None)):
+        return list(backend.letter_logprobs(messages, LETTERS))
     res = backend.label(messages, list(LETTERS))
     return list(res.answer.get("logprobs") or [None] * 4)
 
 
+#: open-book defaults of :func:`choose` (passages quoted, characters each); see BENCHMARKS.md section 13
+MCQ_K = 2
+MCQ_PASSAGE_CHARS = 200
+
+
 @dataclass
 class MCQChoice:
-    """The letter chosen (None = parse failure), the raw text or log-probs, the passages given, the time."""
+    """The letter chosen (None = parse failure), the raw text or log-probs, the passages given, the time.
+
+    ``retrieval_seconds`` is the part of ``seconds`` spent searching the index; ``prompt_tokens`` is what the
+    model read (0 when the backend does not say).
+    """
 
     letter: str | None
     raw: str
@@ -111,6 +104,8 @@ class MCQChoice:
     passages: list[Passage]
     seconds: float
     completion_tokens: int = 0
+    prompt_tokens: int = 0
+    retrieval_seconds: float = 0.0
 
 
 def choose(
@@ -120,22 +115,31 @@ def choose(
     *,
     prompt: str = "",
     index: Any | None = None,
-    k: int = 4,
+    k: int = MCQ_K,
     scoring: str = "generate",
     max_tokens: int = 16,
     style: str = "benchmark",
+    max_chars: int = MCQ_PASSAGE_CHARS,
 ) -> MCQChoice:
-    """One multiple-choice question: closed-book, or open-book with the question + options retrieved."""
+    """One multiple-choice question: closed-book, or open-book with the question + options retrieved.
+
+    Open-book quotes the top ``k`` passages, ``max_chars`` characters each: prompt evaluation of the passages
+    is most of the cost of an answer on a CPU.
+    """
     if scoring not in SCORING:
         raise ValueError(f"scoring must be one of {SCORING}, not {scoring!r}")
     t0 = time.perf_counter()
     passages = [p for p, _ in index.search(retrieval_query(question, options), k)] if index is not None else []
-    messages = mcq_messages(question, options, prompt, passages, style=style)
+    t_search = time.perf_counter() - t0
+    messages = mcq_messages(question, options, prompt, passages, max_chars=max_chars, style=style)
     if scoring == "logprob":
         lps = letter_logprobs(backend, messages)
         scored = [(v, letter) for v, letter in zip(lps, LETTERS, strict=True) if v is not None]
         letter = max(scored)[1] if scored else None
-        return MCQChoice(letter, "", lps, passages, time.perf_counter() - t0)
+        return MCQChoice(letter, "", lps, passages, time.perf_counter() - t0, retrieval_seconds=t_search)
     res = backend.generate(messages, max_tokens=max_tokens, temperature=0.0, seed=0)
     text = str(res.answer.get("text") or "")
-    return MCQChoice(parse_letter(text), text, None, passages, time.perf_counter() - t0, res.completion_tokens)
+    return MCQChoice(
+        parse_letter(text), text, None, passages, time.perf_counter() - t0, res.completion_tokens,
+        res.prompt_tokens, t_search,
+    )  # fmt: skip

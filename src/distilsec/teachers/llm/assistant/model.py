@@ -60,14 +60,22 @@ def resolve_model(model: str | Path) -> str:
     return str(p)
 
 
-def load_backend(model: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None) -> Any:
-    """A llama.cpp backend for ``model`` (seconds: the GGUF is memory-mapped)."""
+def load_backend(
+    model: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None, n_gpu_layers: int | None = None
+) -> Any:
+    """A llama.cpp backend for ``model`` (seconds: the GGUF is memory-mapped).
+
+    ``n_gpu_layers`` (default ``$DISTILSEC_GPU_LAYERS``, else 0 = CPU only) offloads layers to a GPU when
+    llama.cpp was built with one; a CPU-only build ignores it.
+    """
     import os
 
     from distilsec.teachers.llm.llamacpp import LlamaCppBackend
 
     threads = n_threads or max(1, min(os.cpu_count() or 2, 8))
-    return LlamaCppBackend(resolve_model(model), n_ctx=n_ctx, n_threads=threads)
+    if n_gpu_layers is None:
+        n_gpu_layers = int(os.environ.get("DISTILSEC_GPU_LAYERS") or 0)
+    return LlamaCppBackend(resolve_model(model), n_ctx=n_ctx, n_threads=threads, n_gpu_layers=n_gpu_layers)
 
 
 def load_index(data_dir: str | Path | None = None) -> Any:

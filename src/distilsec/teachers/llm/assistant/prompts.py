@@ -2,8 +2,9 @@
 
 Open-book prompts quote each retrieved passage under its ID (``[T1548] Abuse Elevation Control Mechanism``)
 and ask the model to cite those IDs, so an answer can be traced to the passage it used. Passages are cut to
-``max_chars`` each: on 2 CPU cores prompt evaluation (~260 tokens/s for the 0.5B model) is most of the
-cost of an answer, and the first few hundred characters of a knowledge passage carry its definition.
+``max_chars`` each: on 2 CPU cores prompt evaluation (measured ~90-100 tokens/s for the 0.5B model, ~45-58
+for the 1.5B) is most of the cost of an answer, and the first few hundred characters of a knowledge passage
+carry its definition (BENCHMARKS.md section 13 measures k and the cut).
 """
 
 from __future__ import annotations
