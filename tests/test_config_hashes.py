@@ -23,7 +23,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 RECORDED_HASHES = {
     "attack-techniques.yaml": "0cd12670dd97e8061e7abce8c5a76df90e5ed054ecb8451b7f11b12e0730355c",
     "cmdline-distill.yaml": "1b3ada8df5f98f12aa84d64ec0c5d19eaf30e54e45a08d9dd2e8d74e66a865ec",
-    "cmdline-distill-strong.yaml": "20e4bd5c4741feb7e185b5b7b91ca792c0b3fa42b5c46adf89eb61769f620d84",  # issue 13
+    "cmdline-distill-strong.yaml": "d824f28a1eeb0abd2dc4bae13bd558ff622b3e9c69ff932f34760f8bf9a0c0ac",  # issue 13
     "cmdline-synth.yaml": "e1af48f1c069afb32451e8d079eac5f11309b0a9018136c1742b02eee3fc024f",
     "cve-cwe.yaml": "62dcf6bb6950d8a8114485b29be1128173326d7af51b953ebf4e373abd7961c4",
     "html-distill.yaml": "6f9d1d4a343b716f561d65a1abbb64b1f4c531b43bf4a5121e4f646546fd8309",
