@@ -85,6 +85,8 @@ CANDIDATES: dict[str, dict[str, Any]] = {
 #: ensembles of the candidates above: name -> (members, weights mode); skipped when a member was not run
 ENSEMBLES: dict[str, tuple[list[str], str]] = {
     "shipped (minilm-ft + ngram, geometric mean)": (["minilm-ft", "ngram"], "config"),
+    "minilm-ft + ngram, weights on validation": (["minilm-ft", "ngram"], "validation"),  # the URL config now
+    "minilm-ft + cnn x2, weights on validation": (["minilm-ft", "cnn-11", "cnn-12"], "validation"),
     "strong (minilm-ft + ngram-decoded + cnn x2, weights on validation)": (
         ["minilm-ft", "ngram-decoded", "cnn-11", "cnn-12"],
         "validation",
@@ -136,6 +138,7 @@ def run_setting(
     seed: int,
     distil: list[str] = (),
     noise: float = 0.0,
+    transfer_copies: int = 0,
 ) -> list[dict[str, Any]]:
     x_tr, y_tr = [e.text for e in train], [str(e.label) for e in train]
     s_val, s_test = _split(val), _split(test)
@@ -174,8 +177,9 @@ def run_setting(
         print(f"[{name}] {ens_name}: {json.dumps(rows[-1])}", flush=True)
         if ens_name in distil:
             rows += _distilled(
-                name, ens_name, ens, members, fitted, x_tr, y_tr, s_val, s_test, classes, view, seed, noise
-            )
+                name, ens_name, ens, members, fitted, x_tr, y_tr, s_val, s_test, classes, view, seed, noise,
+                transfer_copies,
+            )  # fmt: skip
     return rows
 
 
@@ -193,24 +197,37 @@ def _distilled(
     view: Any,
     seed: int,
     noise: float,
+    transfer_copies: int = 0,
 ) -> list[dict[str, Any]]:
-    """The shipped char-CNN distilled from this ensemble (T=2, alpha=0.5), beside it on hard labels at ``noise``."""
+    """The shipped char-CNN distilled from this ensemble (T=2, alpha=0.5), beside it on hard labels at ``noise``.
+
+    With ``transfer_copies`` each distillation is run twice: plain, and with that many perturbed copies of
+    every training text labelled by the teacher (:mod:`distilsec.methods.transfer_set`).
+    """
     from distilsec.methods.distill import distill
     from distilsec.methods.noise import flip_labels
+    from distilsec.methods.transfer_set import transfer_texts
 
     spec = dict(STUDENT)
     kind = spec.pop("type")
     soft = ens.combine_probas([fitted[m].predict_proba(x_tr) for m in members])
+    transfers: dict[str, Any] = {"": None}
+    if transfer_copies:
+        extra = transfer_texts(x_tr, transfer_copies, seed=seed)
+        transfers[f" + transfer set x{transfer_copies}"] = (
+            extra, ens.combine_probas([fitted[m].predict_proba(extra) for m in members])
+        )  # fmt: skip
     rows = []
     labels = {"clean": y_tr}
     if noise:
         labels[f"{noise:.0%} noise"] = flip_labels(y_tr, noise, classes=classes, random_state=seed)
     for what, y in labels.items():
-        student = create(kind, spec | {"random_state": seed})
-        distill(ens, student, x_tr, y, temperature=2.0, alpha=0.5, teacher_proba=soft)
-        p = Probas(test=student.predict_proba(s_test.texts), dev=student.predict_proba(s_val.texts))
-        rows.append(_row(f"student distilled from {ens_name}, {what}", p, s_test, s_val, classes, view))
-        print(f"[{setting}] {rows[-1]['model']}: {json.dumps(rows[-1])}", flush=True)
+        for suffix, transfer in transfers.items():
+            student = create(kind, spec | {"random_state": seed})
+            distill(ens, student, x_tr, y, temperature=2.0, alpha=0.5, teacher_proba=soft, transfer=transfer)
+            p = Probas(test=student.predict_proba(s_test.texts), dev=student.predict_proba(s_val.texts))
+            rows.append(_row(f"student distilled from {ens_name}{suffix}, {what}", p, s_test, s_val, classes, view))
+            print(f"[{setting}] {rows[-1]['model']}: {json.dumps(rows[-1])}", flush=True)
         if what != "clean":
             hard = create(kind, spec | {"random_state": seed}).fit(x_tr, y, classes=classes)
             p = Probas(test=hard.predict_proba(s_test.texts), dev=hard.predict_proba(s_val.texts))
@@ -245,6 +262,9 @@ def main() -> None:
     ap.add_argument("--distil", action="append", default=[], help="an ENSEMBLES name to distil the student from")
     ap.add_argument("--skip-groups", action="store_true", help="only the source-held-out settings")
     ap.add_argument("--noise", type=float, default=0.0, help="also distil vs hard labels at this label-noise rate")
+    ap.add_argument(
+        "--transfer-copies", type=int, default=0, help="also distil with this many teacher-labelled perturbed copies"
+    )
     args = ap.parse_args()
     if not Path(args.data_dir).is_dir():
         print(f"skipped: no data at {args.data_dir} (set --data-dir or DISTILSEC_DATA)")
@@ -267,8 +287,9 @@ def main() -> None:
             continue
         print(f"== {setting}: {len(train)} train / {len(val)} val / {len(test)} test", flush=True)
         results[setting] = run_setting(
-            setting, train, val, test, list(data.classes), view, candidates, config.run.seed, args.distil, args.noise
-        )
+            setting, train, val, test, list(data.classes), view, candidates, config.run.seed, args.distil, args.noise,
+            args.transfer_copies,
+        )  # fmt: skip
         (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
     (out / "results.md").write_text(_markdown(results, view.target_fpr))
     print(_markdown(results, view.target_fpr))

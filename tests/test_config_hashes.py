@@ -23,8 +23,9 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 RECORDED_HASHES = {
     "attack-techniques.yaml": "0cd12670dd97e8061e7abce8c5a76df90e5ed054ecb8451b7f11b12e0730355c",
     "cmdline-distill.yaml": "1b3ada8df5f98f12aa84d64ec0c5d19eaf30e54e45a08d9dd2e8d74e66a865ec",
-    "cmdline-distill-strong.yaml": "d824f28a1eeb0abd2dc4bae13bd558ff622b3e9c69ff932f34760f8bf9a0c0ac",  # issue 13
-    "cmdline-synth.yaml": "e1af48f1c069afb32451e8d079eac5f11309b0a9018136c1742b02eee3fc024f",
+    "cmdline-distill-strong.yaml": "980b4a3d1bf7eec75e68e0004535d77e826c6cf730a5312de4853b9c5eedb8c9",  # issue 13
+    "cmdline-semisup.yaml": "83eb24c6afb719d97f8348c0772af307447bbdea6534339d53681524407caf55",  # issue 13
+    "cmdline-synth.yaml": "35a74ec34a63750b887d4cc8217b6d23a772ab7ef5c399f36dadb0e306ccfc48",  # issue 13 judge
     "cve-cwe.yaml": "62dcf6bb6950d8a8114485b29be1128173326d7af51b953ebf4e373abd7961c4",
     "html-distill.yaml": "6f9d1d4a343b716f561d65a1abbb64b1f4c531b43bf4a5121e4f646546fd8309",
     "html-synth.yaml": "003353da7c90db3172ddc057d6b837de13e7becd8e4abe44381c2d2a26e5394a",

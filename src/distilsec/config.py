@@ -201,6 +201,9 @@ class MethodSection(_Section):
     alpha: float = 0.5
     #: also train every student on hard labels only (the baseline distillation must beat).
     hard_label_baseline: bool = True
+    #: perturbed copies of each training text that the teacher labels and the student learns from the teacher
+    #: alone ("function matching", :mod:`distilsec.methods.transfer_set`); null = none (plain distillation).
+    transfer_copies: PositiveInt | None = None
 
     @field_validator("alpha")
     @classmethod
@@ -562,6 +565,7 @@ _RUN_KEYS_DROPPED_WHEN_UNSET = ("tracking", "tracking_uri")
 #: evaluation keys left out of config.yaml and the hash while unset (added after runs were recorded).
 _EVALUATION_KEYS_DROPPED_WHEN_UNSET = ("threshold_scope",)
 _DATA_KEYS_DROPPED_WHEN_UNSET = ("max_per_group",)
+_METHOD_KEYS_DROPPED_WHEN_UNSET = ("transfer_copies",)
 
 
 def _cross_section_problems(config: Config) -> list[str]:
@@ -829,6 +833,9 @@ def _as_dict(config: Config) -> dict[str, Any]:
     for key in _DATA_KEYS_DROPPED_WHEN_UNSET:
         if data.get("data", {}).get(key, 0) is None:
             del data["data"][key]
+    for key in _METHOD_KEYS_DROPPED_WHEN_UNSET:
+        if data.get("method", {}).get(key, 0) is None:
+            del data["method"][key]
     return data
 
 

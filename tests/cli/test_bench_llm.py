@@ -72,3 +72,35 @@ def test_generative_rcm_with_an_llm_model(gguf, tmp_path):
     assert res.exit_code == 0, res.output
     assert res.output.strip().splitlines()[-1] == "accuracy: 0.500"
     assert "parse failures: 1" in res.output
+
+
+def test_cti_mcq_passage_length_and_excerpt_flags_reach_the_prompt(gguf, monkeypatch, tmp_path):
+    import distilsec.teachers.llm.assistant.model as model
+
+    backends: list[ScriptedBackend] = []
+
+    def load(*a, **k):
+        backends.append(ScriptedBackend("A"))
+        return backends[-1]
+
+    monkeypatch.setattr(model, "load_backend", load)
+    f = write_mcq(tmp_path / "mcq.tsv")
+    base = ["bench", "cti-mcq", str(f), "--model", str(gguf), "--open-book", "--limit", "1", "--k", "1", "--json"]
+    res = CliRunner().invoke(app, [*base, "--max-chars", "30", "--excerpt", "head", "--no-compact", "--no-main-first"])
+    assert res.exit_code == 0, res.output
+    m = json.loads(res.output[res.output.index("{") : res.output.rindex("}") + 1])
+    assert m["passage_max_chars"] == 30 and m["passage_excerpt"] == "head" and "x 30 chars, head" in res.output
+    refs = backends[-1].calls[0][-1]["content"].split("---")[0]
+    assert "LSASS memory" not in refs and " ..." in refs  # T1003's text cut to its first 30 characters
+    res = CliRunner().invoke(app, [*base, "--max-chars", "40", "--excerpt", "focused", "--no-compact"])
+    assert res.exit_code == 0, res.output
+    assert "LSASS memory" in backends[-1].calls[0][-1]["content"].split("---")[0]  # the matching window
+    res = CliRunner().invoke(app, [*base, "--max-chars", "40", "--main-first", "--compact"])
+    assert res.exit_code == 0, res.output
+    m = json.loads(res.output[res.output.index("{") : res.output.rindex("}") + 1])
+    assert m["passage_main_first"] is True and m["passage_compact"] is True and "main first, compact" in res.output
+    assert backends[-1].calls[0][-1]["content"].startswith("Reference:\n")
+    res = CliRunner().invoke(app, [*base, "--excerpt", "middle"])
+    assert res.exit_code == 2 and "--excerpt" in res.output
+    help_text = CliRunner().invoke(app, ["bench", "cti-mcq", "--help"]).output
+    assert all(f in help_text for f in ("--max-chars", "--excerpt", "--main-first", "--compact"))

@@ -480,3 +480,20 @@ def test_the_report_has_a_teacher_check_beside_the_models(tmp_path):
     check = result.metrics["teacher_check"]
     assert {r["model"] for r in check["rows"]} >= {"teacher", "student"}
     assert "threshold_transfer" in check
+
+
+def test_transfer_copies_give_the_students_a_teacher_labelled_transfer_set(tmp_path):
+    from distilsec.config import config_hash
+    from distilsec.tasks.prepare import prepare_data
+
+    table = _write_labelled(tmp_path / "t.csv", n=200)
+    config = _fast_config(table)
+    plain_hash = config_hash(config)
+    config.method.transfer_copies = 2
+    assert config_hash(config) != plain_hash  # unset, the key leaves the hash (shipped configs keep theirs)
+    n_train = len(prepare_data(config).train)
+    result = run_experiment(config, out=tmp_path / "run")
+    log = (result.run_dir / "log.txt").read_text()
+    assert f"transfer set: {2 * n_train:,} perturbed training texts (transfer_set.v1, 2 per row)" in log
+    assert "transfer_copies: 2" in (result.run_dir / "config.yaml").read_text()
+    assert "Transfer set: 2 perturbed copies" in (result.run_dir / "student" / "MODEL_CARD.md").read_text()

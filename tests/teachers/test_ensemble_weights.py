@@ -85,3 +85,13 @@ def test_a_member_view_wraps_that_member_only():
     teacher = EnsembleTeacher(members=members).fit(x, y)
     assert [m.registry_name for m in teacher.members_] == ["viewed.v1", "hashed_linear.v1"]
     assert teacher.members_[0].view == "decoded.v1"
+
+
+def test_weights_are_part_of_the_teacher_ledger_signature():
+    """Two ensembles of the same members with other chosen weights answer differently: no shared ledger rows."""
+    from distilsec.teachers.ledgered import teacher_signature
+
+    teacher = _fitted("validation")
+    before = teacher_signature(teacher)
+    teacher.weights_ = [1.0, 0.0]
+    assert teacher_signature(teacher) != before

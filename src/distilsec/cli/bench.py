@@ -144,33 +144,49 @@ def _run_generative(task: str, file: Path, model: str, as_json: bool, limit: int
 
 def _run_mcq(
     file: Path, model: str, open_book: bool, limit: int | None, scoring: str, k: int | None, data_dir: Path | None,
-    as_json: bool, threads: int | None, style: str = "benchmark",
+    as_json: bool, threads: int | None, style: str = "benchmark", max_chars: int | None = None,
+    excerpt: str | None = None, main_first: bool | None = None, compact: bool | None = None,
 ) -> None:  # fmt: skip
     from distilsec.errors import DataError
     from distilsec.evaluation.cti_mcq import evaluate_mcq, read_mcq
-    from distilsec.teachers.llm.assistant.mcq import MCQ_K, SCORING
+    from distilsec.teachers.llm.assistant.mcq import (
+        MCQ_COMPACT,
+        MCQ_EXCERPT,
+        MCQ_K,
+        MCQ_MAIN_FIRST,
+        MCQ_PASSAGE_CHARS,
+        SCORING,
+    )
     from distilsec.teachers.llm.assistant.model import load_backend, load_index, resolve_model
-    from distilsec.teachers.llm.assistant.prompts import MCQ_STYLES
+    from distilsec.teachers.llm.assistant.prompts import EXCERPTS, MCQ_STYLES
 
     if scoring not in SCORING:
         raise DataError(f"--scoring must be one of {', '.join(SCORING)}, not {scoring!r}")
     if style not in MCQ_STYLES:
         raise DataError(f"--prompt-style must be one of {', '.join(MCQ_STYLES)}, not {style!r}")
+    if excerpt is not None and excerpt not in EXCERPTS:
+        raise DataError(f"--excerpt must be one of {', '.join(EXCERPTS)}, not {excerpt!r}")
     k = MCQ_K if k is None else k
+    max_chars = MCQ_PASSAGE_CHARS if max_chars is None else max_chars
+    excerpt = MCQ_EXCERPT if excerpt is None else excerpt
+    main_first = MCQ_MAIN_FIRST if main_first is None else main_first
+    compact = MCQ_COMPACT if compact is None else compact
     items, skips, n_rows = read_mcq(file)  # a bad file fails before the model loads
     resolve_model(model)
     items = items[:limit] if limit else items
     index = load_index(data_dir) if open_book else None
     backend = load_backend(model, n_threads=threads)
     metrics = evaluate_mcq(
-        items, backend, index=index, k=k, scoring=scoring, style=style, progress=_progress("cti-mcq")
-    )
+        items, backend, index=index, k=k, scoring=scoring, style=style, progress=_progress("cti-mcq"),
+        max_chars=max_chars, excerpt=excerpt, main_first=main_first, compact=compact,
+    )  # fmt: skip
     metrics.update(file=str(file), model=model, rows=n_rows, skipped=skips)
     if skips:
         console.print(f"[yellow]{sum(skips.values())} of {n_rows} rows skipped[/]: {skips}")
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
-    book = f"open-book (k={k})" if open_book else "closed-book"
+    opts = "".join([", main first" * main_first, ", compact" * compact])
+    book = f"open-book (k={k} x {max_chars} chars, {excerpt}{opts})" if open_book else "closed-book"
     typer.echo(f"questions: {metrics['n']}  {book}  scoring: {scoring}  prompt: {style}")
     typer.echo(f"parse failures: {metrics['parse_failures']}")
     typer.echo(f"seconds per question: {metrics['seconds_per_question']:.2f}")
@@ -191,6 +207,38 @@ def cti_mcq(
     k: Annotated[
         int | None,
         typer.Option("--k", min=1, max=20, help="Passages quoted open-book (default: MCQ_K, see BENCHMARKS.md 13)."),
+    ] = None,
+    max_chars: Annotated[
+        int | None,
+        typer.Option(
+            "--max-chars",
+            min=20,
+            max=5000,
+            help="Characters quoted of each passage open-book (default: MCQ_PASSAGE_CHARS, see BENCHMARKS.md 13).",
+        ),
+    ] = None,
+    excerpt: Annotated[
+        str | None,
+        typer.Option(
+            "--excerpt",
+            help="Which --max-chars of a passage open-book quotes: head (its first characters) or focused (the "
+            "window that best matches the question and options). Default: MCQ_EXCERPT.",
+        ),
+    ] = None,
+    main_first: Annotated[
+        bool | None,
+        typer.Option(
+            "--main-first/--no-main-first",
+            help="Open-book: a named entity's own passage (its definition) before its other parts. "
+            "Default: MCQ_MAIN_FIRST.",
+        ),
+    ] = None,
+    compact: Annotated[
+        bool | None,
+        typer.Option(
+            "--compact/--no-compact",
+            help="Open-book: the short passage header ('Reference:', no '---'). Default: MCQ_COMPACT.",
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None, typer.Option(help="Knowledge data root (default $DISTILSEC_DATA or ../shared/data).")
@@ -213,7 +261,22 @@ def cti_mcq(
     """
     setup_logging(False)
     friendly_errors(
-        lambda: _run_mcq(file, model, open_book, limit, scoring, k, data_dir, as_json, threads, prompt_style)
+        lambda: _run_mcq(
+            file,
+            model,
+            open_book,
+            limit,
+            scoring,
+            k,
+            data_dir,
+            as_json,
+            threads,
+            prompt_style,
+            max_chars,
+            excerpt,
+            main_first,
+            compact,
+        )  # fmt: skip
     )
 
 

@@ -86,8 +86,16 @@ def evaluate_mcq(
     scoring: str = "generate",
     style: str = "benchmark",
     progress: Callable[[int, int], None] | None = None,
+    max_chars: int | None = None,
+    excerpt: str | None = None,
+    main_first: bool | None = None,
+    compact: bool | None = None,
 ) -> dict[str, Any]:
-    """Accuracy of ``backend`` on ``items``: parse failures count as wrong; seconds per question measured."""
+    """Accuracy of ``backend`` on ``items``: parse failures count as wrong; seconds per question measured.
+
+    ``max_chars`` / ``excerpt`` / ``main_first`` / ``compact``: how open-book ranks and quotes the passages
+    (None: :func:`choose`'s defaults).
+    """
     if not items:
         raise DataError("no questions to evaluate")
     correct = failures = 0
@@ -95,9 +103,22 @@ def evaluate_mcq(
     t0 = time.perf_counter()
     tokens = 0
     examples: list[dict[str, Any]] = []
+    cut: dict[str, Any] = {}
+    if max_chars is not None:
+        cut["max_chars"] = max_chars
+    if excerpt is not None:
+        cut["excerpt"] = excerpt
+    if main_first is not None:
+        cut["main_first"] = main_first
+    if compact is not None:
+        cut["compact"] = compact
+    prompt_tokens = 0
     for i, it in enumerate(items):
-        ch = choose(backend, it.question, it.options, prompt=it.prompt, index=index, k=k, scoring=scoring, style=style)
+        ch = choose(
+            backend, it.question, it.options, prompt=it.prompt, index=index, k=k, scoring=scoring, style=style, **cut
+        )
         tokens += ch.completion_tokens
+        prompt_tokens += ch.prompt_tokens
         if ch.letter is None:
             failures += 1
             if len(examples) < 5:
@@ -117,10 +138,12 @@ def evaluate_mcq(
         "seconds_per_question": seconds / n,
         "seconds": seconds,
         "completion_tokens": tokens,
+        "prompt_tokens_per_question": prompt_tokens / n,
         "scoring": scoring,
         "prompt_style": style,
         "open_book": index is not None,
         "k": k if index is not None else 0,
+        **({f"passage_{key}": v for key, v in cut.items()} if index is not None else {}),
         "predicted_letters": dict(sorted(predicted.items())),
         "gt_letters": dict(sorted(Counter(it.gt for it in items).items())),
     }

@@ -123,6 +123,12 @@ def _label_lines(sources: Mapping[str, int] | None, corrections: Mapping[str, An
         f"label with the original label (alpha = {config.method.alpha}); `analyst`: an analyst decided the "
         "label in review (it replaces both).",
     ]
+    if config.method.transfer_copies:
+        out += [
+            "",
+            f"Transfer set: {config.method.transfer_copies} perturbed copies of every training text "
+            "(`transfer_set.v1`), labelled by the teacher alone and learnt from its soft labels (not counted above).",
+        ]
     if corrections:
         out += [
             "",

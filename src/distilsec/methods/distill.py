@@ -35,6 +35,7 @@ def distill(
     alpha: float = 0.5,
     teacher_proba: np.ndarray | None = None,
     sample_weight: np.ndarray | None = None,
+    transfer: tuple[Sequence[str], np.ndarray] | None = None,
 ) -> Any:
     """Train ``student`` on ``texts`` with ``alpha*T^2*KL(teacher^T || student^T) + (1-alpha)*CE(y)``.
 
@@ -47,6 +48,9 @@ def distill(
     teacher_proba : the teacher's probabilities on ``texts`` if already computed (they are cached
         per run, because scoring a large set with the teacher is the expensive part).
     sample_weight : per-text weights of both loss terms (None = all 1).
+    transfer : extra texts and the teacher's probabilities on them (:mod:`distilsec.methods.transfer_set`):
+        learnt from the soft labels alone (``alpha = 1``; their hard label, the teacher's argmax, has
+        weight 0), at weight 1 each.
 
     Returns
     -------
@@ -54,5 +58,14 @@ def distill(
     """
     classes = list(teacher.classes_)
     proba = teacher.predict_proba(texts) if teacher_proba is None else teacher_proba
-    soft = SoftTargets(align_proba(proba, teacher.classes_, classes), temperature=temperature, alpha=alpha)
+    proba = align_proba(proba, teacher.classes_, classes)
+    texts, y, alphas = list(texts), [str(v) for v in y], np.full(len(texts), alpha)
+    if transfer is not None and len(transfer[0]):
+        extra = align_proba(transfer[1], teacher.classes_, classes)
+        texts += list(transfer[0])
+        y += [classes[i] for i in extra.argmax(axis=1)]
+        proba, alphas = np.vstack([proba, extra]), np.concatenate([alphas, np.ones(len(extra))])
+        if sample_weight is not None:
+            sample_weight = np.concatenate([sample_weight, np.ones(len(extra))])
+    soft = SoftTargets(proba, temperature=temperature, alpha=alphas if transfer is not None else alpha)
     return student.fit(texts, y, soft_targets=soft, classes=classes, sample_weight=sample_weight)

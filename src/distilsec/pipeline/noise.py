@@ -68,6 +68,7 @@ def _noisy_student_metrics(
             temperature=m.temperature,
             alpha=m.alpha,
             teacher_proba=fitted.teacher_train_proba,
+            transfer=fitted.transfer,
         )
     else:
         student.fit(x_tr, noisy, classes=data.classes)

@@ -104,6 +104,7 @@ def run_experiment(
             fitted.teacher_train_proba = override_soft_targets(
                 classes, data.train, fitted.teacher_train_proba, corrections
             )
+        stages.label_transfer_set(config, data, fitted)
         stages.train_students(config, data, fitted)
         reports = stages.evaluate_models(config, data, fitted)
         check = stages.check_teacher(config, data, fitted, reports)

@@ -69,6 +69,8 @@ class Fitted:
     probas: dict[str, Probas] = field(default_factory=dict)
     #: the teacher's soft labels on the training split: what every distilled student learns from.
     teacher_train_proba: np.ndarray | None = None
+    #: perturbed training texts and the teacher's probabilities on them (``method.transfer_copies``), or None.
+    transfer: tuple[list[str], np.ndarray] | None = None
 
     def add(self, name: str, model: Any, role: str, probas: Probas | None = None) -> None:
         self.models[name], self.roles[name] = model, role
@@ -200,6 +202,22 @@ def fit_teacher(config: Config, data: PreparedData, *, reuse: Path | None = None
     return fitted
 
 
+def label_transfer_set(config: Config, data: PreparedData, fitted: Fitted) -> None:
+    """The teacher's soft labels on ``method.transfer_copies`` perturbed copies of the training texts.
+
+    Scored once per run (the noise experiment's students learn from the same set): see
+    :mod:`distilsec.methods.transfer_set` for why a student learns more from these than from the training rows.
+    """
+    copies = config.method.transfer_copies
+    if not copies:
+        return
+    from distilsec.methods.transfer_set import VERSION, transfer_texts
+
+    texts = transfer_texts(_texts(data.train), copies, seed=config.run.seed)
+    announce(f"transfer set: {len(texts):,} perturbed training texts ({VERSION}, {copies} per row), teacher-labelled")
+    fitted.transfer = (texts, fitted.teacher.predict_proba(texts))
+
+
 def _probas(model: Any, data: PreparedData) -> Probas:
     """A model's val (dev) and test probabilities, val first."""
     dev = model.predict_proba(_texts(data.val))
@@ -221,6 +239,7 @@ def train_students(config: Config, data: PreparedData, fitted: Fitted) -> None:
             temperature=m.temperature,
             alpha=m.alpha,
             teacher_proba=fitted.teacher_train_proba,
+            transfer=fitted.transfer,
         )
         fitted.add(name, student, "distilled student")
         if m.hard_label_baseline:

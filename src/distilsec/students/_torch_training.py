@@ -35,10 +35,13 @@ def distillation_loss(
     y: torch.Tensor,
     soft: torch.Tensor | None,
     temperature: float,
-    alpha: float,
+    alpha: float | torch.Tensor,
     weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Per-batch loss: CE on hard labels, plus alpha*T^2*KL to the softened teacher when given."""
+    """Per-batch loss: CE on hard labels, plus alpha*T^2*KL to the softened teacher when given.
+
+    ``alpha`` is one weight or one per row of the batch (transfer-set rows learn from the teacher only).
+    """
     ce = F.cross_entropy(logits, y, reduction="none")
     if soft is None:
         loss = ce
@@ -85,6 +88,7 @@ def train_torch_classifier(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps, pct_start=pct_start)
     y_t = torch.as_tensor(y, dtype=torch.long)
     soft_t = torch.as_tensor(soft_targets.softened()) if soft_targets is not None else None
+    alpha_t = torch.as_tensor(soft_targets.row_alpha()) if soft_targets is not None else None
     w_t = torch.as_tensor(sample_weight, dtype=torch.float32) if sample_weight is not None else None
     history: list[float] = []
     with progress_bar() as bar:
@@ -100,7 +104,7 @@ def train_torch_classifier(
                     y_t[idx].to(device),
                     soft_t[idx].to(device) if soft_t is not None else None,
                     soft_targets.temperature if soft_targets is not None else 1.0,
-                    soft_targets.alpha if soft_targets is not None else 0.0,
+                    alpha_t[idx].to(device) if alpha_t is not None else 0.0,
                     w_t[idx].to(device) if w_t is not None else None,
                 )
                 opt.zero_grad(set_to_none=True)

@@ -32,11 +32,17 @@ class SoftTargets:
         ``classes_`` order.
     temperature : T; the student matches ``softmax(teacher_logits / T)`` with its own logits / T.
     alpha : weight of the soft loss; the hard-label cross-entropy gets ``1 - alpha`` (Hinton et al.).
+        One weight for every row, or one per row: rows of a transfer set the teacher labelled alone
+        (:mod:`distilsec.methods.transfer_set`) have no hard label worth learning and get ``1``.
     """
 
     proba: np.ndarray
     temperature: float = 2.0
-    alpha: float = 0.5
+    alpha: float | np.ndarray = 0.5
+
+    def row_alpha(self) -> np.ndarray:
+        """``alpha`` as one float32 weight per row (what the training loops index per batch)."""
+        return np.broadcast_to(np.asarray(self.alpha, dtype=np.float32), (len(self.proba),)).copy()
 
     def softened(self) -> np.ndarray:
         """Teacher probabilities at temperature T: ``softmax(log p / T)`` equals ``softmax(z / T)``."""

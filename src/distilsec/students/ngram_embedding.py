@@ -134,6 +134,7 @@ class NgramEmbeddingStudent(ClassifierMixin):
         opt_dense = torch.optim.Adam(net.out.parameters(), lr=self.lr)
         y_t = torch.as_tensor(y_idx)
         soft = torch.as_tensor(soft_targets.softened()) if soft_targets is not None else None
+        alpha = torch.as_tensor(soft_targets.row_alpha()) if soft_targets is not None else None
         w = torch.as_tensor(sample_weight, dtype=torch.float32) if sample_weight is not None else None
         rng = np.random.default_rng(self.random_state)
         self.history_: list[float] = []
@@ -153,7 +154,7 @@ class NgramEmbeddingStudent(ClassifierMixin):
                         y_t[idx],
                         soft[idx] if soft is not None else None,
                         soft_targets.temperature if soft_targets is not None else 1.0,
-                        soft_targets.alpha if soft_targets is not None else 0.0,
+                        alpha[idx] if alpha is not None else 0.0,
                         w[idx] if w is not None else None,
                     )
                     opt_sparse.zero_grad()

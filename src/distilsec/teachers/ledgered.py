@@ -41,6 +41,9 @@ def teacher_signature(teacher: Any) -> str:
     h = hashlib.sha256()
     params = teacher.get_params() if hasattr(teacher, "get_params") else {}
     h.update(json.dumps([type(teacher).__name__, params, list(teacher.classes_)], sort_keys=True, default=str).encode())
+    weights = getattr(teacher, "weights_", None)  # an ensemble's weights chosen on validation are learned state
+    if weights is not None:
+        h.update(json.dumps([float(w) for w in weights]).encode())
     for arr in _state_arrays(teacher):
         h.update(str(arr.dtype).encode() + str(arr.shape).encode())
         h.update(np.ascontiguousarray(arr).tobytes())

@@ -107,3 +107,72 @@ def test_a_part_named_in_the_question_comes_first_among_the_entity_passages():
     index = BM25Index.build(parts)
     assert index.search("Which mitigations apply to T1548?", 1)[0][0].id == "T1548#mitigations"
     assert index.search("What detects T1548 privileges?", 1)[0][0].id == "T1548#detection"
+
+
+LONG = (
+    "Adversaries may abuse scheduled jobs to run code at boot. This text is a long preamble about things. "
+    "It goes on about unrelated matters for a while. Attackers dump LSASS memory to steal password hashes. "
+    "A closing sentence about nothing at all."
+)
+
+
+def test_excerpt_quotes_the_window_that_matches_the_query_not_the_head():
+    from distilsec.data.knowledge.retrieval import excerpt
+
+    out = excerpt(LONG, "Which technique dumps LSASS password hashes?", 80)
+    assert out.startswith("... Attackers dump LSASS memory") and out.endswith(" ...")
+    assert "scheduled" not in out  # the head would have been quoted
+    assert len(out) <= 80 + len("... ") + len(" ...")
+
+
+def test_excerpt_falls_back_to_the_head_on_ties_and_short_texts():
+    from distilsec.data.knowledge.retrieval import excerpt
+
+    assert excerpt(LONG, "zzz qqq", 80).startswith("Adversaries may abuse")  # no hit: the head
+    assert excerpt(LONG, "", 80).startswith("Adversaries may abuse")
+    assert excerpt("Short text.", "lsass", 80) == "Short text."
+    # "boot" only in the first sentence, "sentence" only in the last: a tie goes to the earliest window
+    assert excerpt(LONG, "boot sentence", 60).startswith("Adversaries")
+
+
+def test_excerpt_weights_rare_terms_and_ignores_known_title_terms():
+    from distilsec.data.knowledge.retrieval import excerpt
+
+    # unweighted, "adversaries abuse" (2 hits) beats "lsass" (1); weighted by rarity, lsass wins
+    q = "adversaries abuse lsass"
+    assert excerpt(LONG, q, 80).startswith("Adversaries")
+    assert "LSASS" in excerpt(LONG, q, 80, {"adversaries": 0.1, "abuse": 0.1, "lsass": 5.0})
+    # the title's words are shown anyway: they do not pull the window towards them
+    assert "LSASS" in excerpt(LONG, q, 80, known="Adversaries abuse")
+    # an inflected form matches ("hash" ~ "hashes", "tactic" ~ "Tactics")
+    assert "LSASS" in excerpt(LONG, "password hash", 80)
+
+
+def test_excerpt_splits_a_sentence_longer_than_the_window():
+    from distilsec.data.knowledge.retrieval import excerpt
+
+    text = "word " * 60 + "needle here " + "word " * 10
+    out = excerpt(text, "needle", 100)
+    assert "needle" in out and out.startswith("... ") and len(out) <= 108
+
+
+def test_term_weights_are_the_index_idf():
+    index = BM25Index.build(PASSAGES)
+    w = index.term_weights("adversaries lsass unseenword")
+    assert w["lsass"] > w["adversaries"] > 0  # lsass is in 1 passage, adversaries in 3
+    assert w["unseenword"] >= w["lsass"]
+
+
+def test_main_first_puts_a_named_entity_s_own_passage_before_its_parts():
+    parts = [
+        Passage("T1234#detection", "T1234", "technique", "Detection of Thing", "detect thing thing thing", "x"),
+        Passage("T1234#mitigations", "T1234", "technique", "Mitigations of Thing", "mitigate thing", "x"),
+        Passage("T1234", "T1234", "technique", "Thing", "Tactics: Execution. The thing.", "x"),
+    ]
+    index = BM25Index.build(parts)
+    q = "Which tactic does T1234 (thing) serve?"
+    assert index.search(q, 1)[0][0].id == "T1234#detection"  # the default order: BM25 among the entity's
+    assert [p.id for p, _ in index.search(q, 2, main_first=True)] == ["T1234", "T1234#detection"]
+    # a part the question names still comes first
+    q = "Which mitigations apply to T1234?"
+    assert [p.id for p, _ in index.search(q, 2, main_first=True)] == ["T1234#mitigations", "T1234"]

@@ -20,11 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ __all__ = [
     "BM25Index",
     "tokenize",
     "find_ids",
+    "excerpt",
     "fingerprint",
     "load_or_build",
     "index_for_data",
@@ -112,6 +114,74 @@ def find_ids(text: str) -> list[str]:
     for m in _ID_ONLY.finditer(text):
         seen.setdefault(m.group(0).upper(), None)
     return list(seen)
+
+
+_SENTENCE_END = re.compile(r"[.!?;:](?=\s)")
+
+
+def _cut_words(text: str, start: int, max_chars: int) -> int:
+    """End of the longest run of whole words of ``text[start:]`` within ``max_chars`` (a word longer: cut)."""
+    end = start + max_chars
+    if end >= len(text):
+        return len(text)
+    if text[end] == " ":
+        return end
+    space = text.rfind(" ", start, end)
+    return space if space > start else end
+
+
+def _stem(term: str) -> str:
+    """A crude stem for matching a window's words with the query's (``tactic`` ~ ``tactics``): 6 letters."""
+    return term[:6] if term.isalpha() else term
+
+
+def excerpt(
+    text: str, query: str, max_chars: int, weights: Mapping[str, float] | None = None, *, known: str = ""
+) -> str:
+    """The ``max_chars`` window of ``text`` that best matches ``query``, starting at a sentence where possible.
+
+    Candidate windows start at the text's start and at every sentence start (within a sentence longer than
+    ``max_chars`` also every ``max_chars // 2`` characters, at a word), and run up to ``max_chars`` characters
+    of whole words. A window scores the summed ``weights`` (default 1 each; the index's IDF from
+    :meth:`BM25Index.term_weights`) of the distinct :func:`tokenize` terms of ``query`` it contains (matched on
+    their first 6 letters, so ``tactic`` finds ``Tactics``), leaving out the terms of ``known`` (what the
+    reader sees anyway, e.g. the passage's title). The best window wins, ties to the earliest, so a passage
+    whose query terms are all near its start gives its head (what cutting the first ``max_chars`` characters
+    gives). ``" ..."`` marks text left out at either end.
+    """
+    text = " ".join(text.split())
+    if len(text) <= max_chars:
+        return text
+    w: dict[str, float] = {}
+    for t in tokenize(query):
+        v = 1.0 if weights is None else float(weights.get(t, 0.0))
+        w[_stem(t)] = max(w.get(_stem(t), 0.0), v)
+    for t in tokenize(known):
+        w.pop(_stem(t), None)
+    w = {t: v for t, v in w.items() if v > 0}
+    starts = [0] + [m.end() + 1 for m in _SENTENCE_END.finditer(text) if m.end() + 1 < len(text)]
+    step = max(max_chars // 2, 1)
+    filled: list[int] = []
+    for a, b in zip(starts, [*starts[1:], len(text)], strict=True):
+        filled.append(a)
+        pos = a + step
+        while b - a > max_chars and pos < b:
+            space = text.find(" ", pos, b)
+            if space < 0:
+                break
+            filled.append(space + 1)
+            pos = space + 1 + step
+    best = (-1.0, 0, _cut_words(text, 0, max_chars))
+    if w:
+        for s in filled:
+            e = _cut_words(text, s, max_chars)
+            score = sum(w.get(t, 0.0) for t in {_stem(t) for t in tokenize(text[s:e])})
+            if score > best[0]:
+                best = (score, s, e)
+            if e >= len(text):
+                break  # later starts only lose text
+    _, s, e = best
+    return ("... " if s > 0 else "") + text[s:e].strip() + (" ..." if e < len(text) else "")
 
 
 def _doc_text(p: Passage) -> str:
@@ -204,8 +274,30 @@ class BM25Index:
             return np.zeros(len(self.passages), dtype=np.float32)
         return self.bm25.get_scores(toks)
 
-    def search(self, query: str, k: int = 4) -> list[tuple[Passage, float]]:
-        """The ``k`` best passages for ``query``: those about an entity it names first, then by BM25."""
+    def term_weights(self, query: str) -> dict[str, float]:
+        """BM25's IDF of each :func:`tokenize` term of ``query`` over the indexed passages (unseen terms: highest).
+
+        Read from the score matrix (columns are terms, so a term's document frequency is its column's
+        length): no pass over the passages.
+        """
+        scores = getattr(self.bm25, "scores", None) or {}
+        indptr = scores.get("indptr")
+        n = len(self.passages)
+        vocab = getattr(self.bm25, "vocab_dict", None) or {}
+        out: dict[str, float] = {}
+        for t in tokenize(query):
+            i = vocab.get(t)
+            df = int(indptr[i + 1] - indptr[i]) if i is not None and indptr is not None else 0
+            out[t] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        return out
+
+    def search(self, query: str, k: int = 4, *, main_first: bool = False) -> list[tuple[Passage, float]]:
+        """The ``k`` best passages for ``query``: those about an entity it names first, then by BM25.
+
+        Among a named entity's passages, a part the query names (``mitigations`` -> ``T1548#mitigations``)
+        comes first, then by BM25; with ``main_first`` the entity's own passage (its definition: name,
+        tactics, description) comes before its other parts, so a short top-k holds it.
+        """
         if k <= 0:
             return []
         scores = self._bm25_scores(query)
@@ -213,10 +305,11 @@ class BM25Index:
         routed: list[int] = []
         stems = {t[:6] for t in tokenize(query) if len(t) >= 6}
 
-        def rank(i: int) -> tuple[bool, float]:
+        def rank(i: int) -> tuple[bool, bool, float]:
             # a part named in the question ("mitigations" -> T1548#mitigations) before the entity's others
             part = self.passages[i].id.partition("#")[2]
-            return (not (part and part[:6].lower() in stems), -float(scores[i]))
+            named = bool(part) and part[:6].lower() in stems
+            return (not named, main_first and bool(part), -float(scores[i]))
 
         for ent in find_ids(query):
             hits = sorted(self._by_entity.get(ent, []), key=rank)

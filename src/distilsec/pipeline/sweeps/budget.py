@@ -83,7 +83,8 @@ def run_budget(config: SemisupConfig, *, out: str | Path, data_dir: str | Path |
         raise ConfigError(f"semisup.budget_labelling.student {name!r} is not a key of students")
     x_l, y_l = [ex.text for ex in data.labelled], [str(ex.label) for ex in data.labelled]
     console.rule(f"[bold cyan]teacher: {config.teacher.type} on {len(x_l)} labelled examples")
-    teacher = fit_or_load_teacher(config, x_l, y_l, data.classes)
+    val = [ex.text for ex in data.val], [str(ex.label) for ex in data.val]
+    teacher = fit_or_load_teacher(config, x_l, y_l, data.classes, val=val)
     ledger = open_ledger(config.semisup.ledger)
     ctx = _arms_context(config, data, name, LedgeredTeacher(teacher, ledger))
     arms = _reference_arms(ctx)

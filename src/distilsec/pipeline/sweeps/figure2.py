@@ -23,6 +23,7 @@ from distilsec._internal.device import set_threads
 from distilsec.errors import DataError
 from distilsec.pipeline.sweeps.semisup_config import SemisupConfig
 from distilsec.pipeline.sweeps.semisup_data import SemisupData, prepare_semisup_data
+from distilsec.pipeline.teacher_fit import fit_configured_teacher
 from distilsec.registry import create
 from distilsec.students.base import SoftTargets
 from distilsec.teachers.ledgered import LedgeredTeacher
@@ -44,8 +45,18 @@ def open_ledger(setting: str | None) -> Any:
     return TeacherLedger(default_ledger_path() if setting == "default" else setting)
 
 
-def fit_or_load_teacher(config: SemisupConfig, texts: list[str], y: list[str], classes: list[str]) -> Any:
-    """The teacher: loaded from ``semisup.teacher_bundle`` when set (its classes must match), else fitted."""
+def fit_or_load_teacher(
+    config: SemisupConfig,
+    texts: list[str],
+    y: list[str],
+    classes: list[str],
+    val: tuple[list[str], list[str]] | None = None,
+) -> Any:
+    """The teacher: loaded from ``semisup.teacher_bundle`` when set (its classes must match), else fitted.
+
+    A fitted teacher is built as ``distilsec run`` builds it (:func:`fit_configured_teacher`: ``view:`` keys,
+    an ensemble's weights chosen on the validation texts and labels ``val`` when given).
+    """
     from distilsec.bundle import load_model
 
     if config.semisup.teacher_bundle:
@@ -53,8 +64,7 @@ def fit_or_load_teacher(config: SemisupConfig, texts: list[str], y: list[str], c
         if list(teacher.classes_) != list(classes):
             raise DataError(f"teacher bundle classes {teacher.classes_} differ from this data's {classes}")
         return teacher
-    teacher = create(config.teacher.type, {"random_state": config.run.seed, **config.teacher.params})
-    return teacher.fit(texts, y, classes=classes)
+    return fit_configured_teacher(config, texts, y, classes, val)
 
 
 def evaluate_model(
@@ -198,7 +208,7 @@ def run_figure2(config: SemisupConfig, *, out: str | Path, data_dir: str | Path 
 
     console.rule(f"[bold cyan]teacher: {config.teacher.type} on {len(x_l)} labelled examples")
     t0 = time.perf_counter()
-    teacher = fit_or_load_teacher(config, x_l, y_l, classes)
+    teacher = fit_or_load_teacher(config, x_l, y_l, classes, val=(x_val, y_val))
     teacher_fit_s = time.perf_counter() - t0
     if not config.semisup.teacher_bundle:
         teacher.save(out / "teacher")  # reusable by `semisup budget` (semisup.teacher_bundle)

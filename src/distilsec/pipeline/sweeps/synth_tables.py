@@ -36,6 +36,7 @@ from distilsec.errors import ConfigError, DataError
 from distilsec.evaluation import Report, Split, evaluate
 from distilsec.evaluation.metrics import binary_scores
 from distilsec.pipeline.sweeps.synth_config import SynthArm, SynthConfig
+from distilsec.pipeline.teacher_fit import fit_configured_teacher
 from distilsec.registry import create
 
 __all__ = ["run_synth_tables"]
@@ -149,7 +150,7 @@ def run_synth_tables(config: SynthConfig, *, out: str | Path, data_dir: str | Pa
     data = prepare_data(config, data_dir=data_dir)
     held = _hold_out(config, data)
     x_tr, y_tr = [e.text for e in held.train], [str(e.label) for e in held.train]
-    judge = _fit_judge(config, x_tr, y_tr, data.classes)
+    judge = _fit_judge(config, held, data.classes)
     arms: dict[str, dict[str, Any]] = {"production": {"synthetic": 0}}
     models: dict[str, Any] = {}
     console.rule(f"[bold cyan]production: {config.students[student].type}, no synthetic data")
@@ -211,16 +212,17 @@ def _hold_out(config: SynthConfig, data: Any) -> _HeldOut:
     return _HeldOut(train, val, test, holdout, held_pos, key)
 
 
-def _fit_judge(config: SynthConfig, x_tr: list[str], y_tr: list[str], classes: list[str]) -> Any:
-    """The ``synth.judge`` model filtering generated samples (None for ``none``), fitted on the training part."""
+def _fit_judge(config: SynthConfig, held: _HeldOut, classes: list[str]) -> Any:
+    """The ``synth.judge`` model filtering generated samples (None for ``none``), fitted on the training part
+    (a ``teacher`` judge as ``distilsec run`` fits it: views, an ensemble's weights chosen on validation)."""
     s = config.synth
     if s.judge == "none":
         return None
     console.rule(f"[bold cyan]judge: {s.judge}")
+    x_tr, y_tr = [e.text for e in held.train], [str(e.label) for e in held.train]
     if s.judge == "teacher":
-        params = dict(config.teacher.params)
-        params.setdefault("random_state", config.run.seed)
-        return create(config.teacher.type, params).fit(x_tr, y_tr, classes=classes)
+        val = [e.text for e in held.val], [str(e.label) for e in held.val]
+        return fit_configured_teacher(config, x_tr, y_tr, classes, val)
     if s.judge in config.students:
         return _fit(config, s.judge, x_tr, y_tr, classes)
     raise ConfigError(f"synth.judge must be 'none', 'teacher' or a students key, not {s.judge!r}")

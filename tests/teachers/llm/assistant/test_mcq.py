@@ -74,7 +74,9 @@ def test_open_book_retrieves_with_question_and_options():
     backend = ScriptedBackend("A")
     res = choose(backend, "Which technique reads LSASS memory?", OPTIONS, index=BM25Index.build(PASSAGES), k=2)
     assert res.passages and res.passages[0].id in {"T1003", "T1548.002", "CWE-89"}
-    assert "Reference passages" in backend.calls[0][0]["content"]
+    assert "Reference:" in backend.calls[0][0]["content"]  # the compact header is the default
+    choose(backend, "Which technique reads LSASS memory?", OPTIONS, index=BM25Index.build(PASSAGES), compact=False)
+    assert "Reference passages" in backend.calls[1][0]["content"]
 
 
 def _bare_llamacpp(pieces, logprobs):
@@ -150,6 +152,45 @@ def test_open_book_defaults_and_passage_cut_reach_the_prompt():
     res = choose(backend, "Which technique reads LSASS memory?", OPTIONS, index=index)
     assert len(res.passages) == MCQ_K and res.retrieval_seconds >= 0.0
     assert MCQ_PASSAGE_CHARS >= 100  # a passage's definition survives the default cut
-    choose(backend, "Which technique reads LSASS memory?", OPTIONS, index=index, k=1, max_chars=30)
+    choose(
+        backend, "Which technique reads LSASS memory?", OPTIONS, index=index, k=1, max_chars=30, excerpt="head",
+        compact=False,
+    )  # fmt: skip
     body = backend.calls[-1][-1]["content"]
     assert " ..." in body and "LSASS memory." not in body.split("---")[0]  # the passage was cut to 30 chars
+
+
+def test_focused_excerpt_reaches_the_mcq_prompt():
+    from distilsec.data.knowledge.passage import Passage
+
+    text = "Opening words about elevation. " + "Filler sentence number one here. " * 6 + "It reads LSASS memory."
+    index = BM25Index.build([Passage("T9999", "T9999", "technique", "Example", text, "attack:test")])
+    backend = ScriptedBackend("B")
+    choose(
+        backend, "Which reads LSASS memory?", OPTIONS, index=index, k=1, max_chars=60, style="plain", excerpt="head",
+        compact=False,
+    )  # fmt: skip
+    assert "LSASS" not in backend.calls[-1][-1]["content"].split("---")[0]  # head: the opening words
+    choose(backend, "Which reads LSASS memory?", OPTIONS, index=index, k=1, max_chars=60, excerpt="focused")
+    assert "It reads LSASS memory." in backend.calls[-1][-1]["content"].split("---")[0]
+    with pytest.raises(ValueError):
+        choose(backend, "q", OPTIONS, excerpt="middle")
+
+
+def test_compact_header_and_main_first_reach_the_prompt():
+    from distilsec.data.knowledge.passage import Passage
+
+    parts = [
+        Passage("T1234#detection", "T1234", "technique", "Detection of Thing", "detect thing thing thing", "x"),
+        Passage("T1234", "T1234", "technique", "Thing", "Tactics: Execution. The thing.", "x"),
+    ]
+    index = BM25Index.build(parts)
+    backend = ScriptedBackend("A")
+    q = "Which tactic does T1234 (thing) serve?"
+    old = {"main_first": False, "compact": False}  # the defaults before BENCHMARKS.md 13's focused excerpts
+    assert choose(backend, q, OPTIONS, index=index, k=1, style="plain", **old).passages[0].id == "T1234#detection"
+    assert backend.calls[-1][-1]["content"].startswith("Reference passages (they may help):\n\n[T1234#detection]")
+    res = choose(backend, q, OPTIONS, index=index, k=1, style="plain", main_first=True, compact=True)
+    assert res.passages[0].id == "T1234"
+    body = backend.calls[-1][-1]["content"]
+    assert body.startswith("Reference:\n[T1234] Thing\n") and "---" not in body

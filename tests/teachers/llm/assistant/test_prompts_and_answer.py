@@ -112,3 +112,38 @@ def test_a_backend_without_streaming_answers_in_one_piece():
 def test_empty_question_is_a_data_error():
     with pytest.raises(DataError):
         answer("  ", ScriptedBackend())
+
+
+def test_focused_passages_quote_the_best_window_and_head_stays_the_default():
+    from distilsec.data.knowledge.passage import Passage
+
+    p = Passage(
+        "T9999", "T9999", "technique", "Example Technique",
+        "Example Technique. Tactics: Execution. Filler words that say nothing useful at all here. "
+        "More filler text to pad the passage out. Adversaries read LSASS memory for hashes.",
+        "attack:test",
+    )  # fmt: skip
+    head = format_passages([p], max_chars=60)
+    assert head.splitlines()[1].startswith("Example Technique. Tactics")
+    focused = format_passages([p], max_chars=60, query="reads LSASS memory", excerpt="focused")
+    assert "LSASS" in focused.splitlines()[1] and "Filler" not in focused
+    # a text that opens with its title does not repeat it under the header
+    short = format_passages([p], max_chars=60, query="execution tactics", excerpt="focused")
+    assert short.splitlines()[1].startswith("Tactics: Execution")
+    assert format_passages([p], max_chars=60, excerpt="focused") == head  # no query: the head
+    with pytest.raises(ValueError):
+        format_passages([p], excerpt="middle")
+    opened = question_messages("Who reads LSASS memory?", [p], max_chars=60, excerpt="focused")
+    assert "LSASS" in opened[0]["content"]
+
+
+def test_free_answer_can_quote_focused_windows():
+    from distilsec.data.knowledge.passage import Passage
+
+    text = "Opening words about elevation. " + "Filler sentence number one here. " * 6 + "It reads LSASS memory."
+    index = BM25Index.build([Passage("T9999", "T9999", "technique", "Example", text, "attack:test")])
+    backend = ScriptedBackend("It reads LSASS [T9999].")
+    answer("Which technique reads LSASS memory?", backend, index, k=1, max_chars=60)
+    assert "LSASS" not in backend.calls[-1][0]["content"]  # head
+    answer("Which technique reads LSASS memory?", backend, index, k=1, max_chars=60, excerpt="focused")
+    assert "It reads LSASS memory." in backend.calls[-1][0]["content"]

@@ -129,19 +129,24 @@ def answer(
     *,
     max_tokens: int = 384,
     max_chars: int = 500,
+    excerpt: str = "head",
     on_token: Callable[[str], None] | None = None,
 ) -> Answer | AnswerStream:
     """Answer ``question``: open-book when an ``index`` is given (top-``k`` passages quoted), else closed-book.
 
     Returns an :class:`Answer`, or with ``stream=True`` an :class:`AnswerStream` to iterate (text pieces as
     the model writes them) before calling ``result()``. ``on_token`` is called with every piece either way.
+    ``excerpt="focused"`` quotes each passage's ``max_chars`` window that best matches the question (terms
+    weighted by the index's IDF when it has ``term_weights``) instead of its first ``max_chars`` characters.
     """
     if not question.strip():
         from distilsec.errors import DataError
 
         raise DataError("the question is empty")
     passages = retrieve(question, index, k)
-    messages = question_messages(question, passages, max_chars)
+    term_weights = getattr(index, "term_weights", None)
+    weights = term_weights(question) if passages and excerpt == "focused" and callable(term_weights) else None
+    messages = question_messages(question, passages, max_chars, excerpt=excerpt, weights=weights)
     pieces = stream_chat(backend, messages, max_tokens=max_tokens)
     if on_token is not None:
         pieces = _tap(pieces, on_token)
