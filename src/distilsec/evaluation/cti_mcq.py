@@ -103,15 +103,8 @@ def evaluate_mcq(
     t0 = time.perf_counter()
     tokens = 0
     examples: list[dict[str, Any]] = []
-    cut: dict[str, Any] = {}
-    if max_chars is not None:
-        cut["max_chars"] = max_chars
-    if excerpt is not None:
-        cut["excerpt"] = excerpt
-    if main_first is not None:
-        cut["main_first"] = main_first
-    if compact is not None:
-        cut["compact"] = compact
+    asked = {"max_chars": max_chars, "excerpt": excerpt, "main_first": main_first, "compact": compact}
+    cut = {key: v for key, v in asked.items() if v is not None}
     prompt_tokens = 0
     for i, it in enumerate(items):
         ch = choose(

@@ -38,6 +38,7 @@ __all__ = [
     "tokenize",
     "find_ids",
     "excerpt",
+    "query_weights",
     "fingerprint",
     "load_or_build",
     "index_for_data",
@@ -182,6 +183,13 @@ def excerpt(
                 break  # later starts only lose text
     _, s, e = best
     return ("... " if s > 0 else "") + text[s:e].strip() + (" ..." if e < len(text) else "")
+
+
+def query_weights(index: Any, query: str) -> dict[str, float] | None:
+    """The index's IDF of ``query``'s terms (:meth:`BM25Index.term_weights`), or None for an index without it
+    (then :func:`excerpt` weighs every term 1)."""
+    term_weights = getattr(index, "term_weights", None)
+    return term_weights(query) if callable(term_weights) else None
 
 
 def _doc_text(p: Passage) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from distilsec.data.knowledge.passage import Passage
+from distilsec.data.knowledge.retrieval import query_weights
 from distilsec.teachers.llm.assistant.prompts import question_messages
 from distilsec.teachers.llm.backend import Messages
 
@@ -144,8 +145,7 @@ def answer(
 
         raise DataError("the question is empty")
     passages = retrieve(question, index, k)
-    term_weights = getattr(index, "term_weights", None)
-    weights = term_weights(question) if passages and excerpt == "focused" and callable(term_weights) else None
+    weights = query_weights(index, question) if passages and excerpt == "focused" else None
     messages = question_messages(question, passages, max_chars, excerpt=excerpt, weights=weights)
     pieces = stream_chat(backend, messages, max_tokens=max_tokens)
     if on_token is not None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distilsec.data.knowledge.passage import Passage
+from distilsec.data.knowledge.retrieval import query_weights
 from distilsec.teachers.llm.assistant.prompts import EXCERPTS, LETTERS, mcq_messages
 from distilsec.teachers.llm.backend import Messages
 
@@ -151,9 +152,7 @@ def choose(
     query = retrieval_query(question, options)
     extra = {"main_first": True} if main_first else {}
     passages = [p for p, _ in index.search(query, k, **extra)] if index is not None else []
-    weights = None
-    if passages and excerpt == "focused" and callable(getattr(index, "term_weights", None)):
-        weights = index.term_weights(query)
+    weights = query_weights(index, query) if passages and excerpt == "focused" else None
     t_search = time.perf_counter() - t0
     messages = mcq_messages(
         question, options, prompt, passages, max_chars=max_chars, style=style, excerpt=excerpt, query=query,
